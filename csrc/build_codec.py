@@ -1,0 +1,61 @@
+"""cffi build script for hemproto._hemcodec (out-of-line API mode).
+
+Used by setup.py through ``cffi_modules``. The compiled module is optional: without a
+working C compiler the install goes on and hemproto runs on its Python fallback, unless
+HEMPROTO_REQUIRE_C=1 is set, which makes a failed compile fail the install.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cffi import FFI
+
+HERE = Path(__file__).resolve().parent
+REQUIRE_C = os.environ.get("HEMPROTO_REQUIRE_C") == "1"
+
+# The Python side passes bytes objects straight through, which cffi allows for `char *`
+# parameters; these static shims adapt them to the library's unsigned char signatures.
+CDEF = """
+#define HEM_E_CHAR ...
+#define HEM_E_LENGTH ...
+#define HEM_E_PADDING ...
+#define HEM_E_TRAILING ...
+#define HEM_E_SPACE ...
+ptrdiff_t hemx_b64url_encode(const char *in, size_t in_len, char *out, size_t out_cap);
+ptrdiff_t hemx_b64_encode(const char *in, size_t in_len, char *out, size_t out_cap);
+ptrdiff_t hemx_b64url_decode(const char *in, size_t in_len, char *out, size_t out_cap,
+                             size_t *err_offset);
+ptrdiff_t hemx_b64_decode(const char *in, size_t in_len, char *out, size_t out_cap,
+                          size_t *err_offset);
+int hemx_ct_equal(const char *a, const char *b, size_t n);
+"""
+
+SHIMS = """
+#include "hemcodec.h"
+static ptrdiff_t hemx_b64url_encode(const char *in, size_t n, char *out, size_t cap)
+{ return hem_b64url_encode((const unsigned char *)in, n, out, cap); }
+static ptrdiff_t hemx_b64_encode(const char *in, size_t n, char *out, size_t cap)
+{ return hem_b64_encode((const unsigned char *)in, n, out, cap); }
+static ptrdiff_t hemx_b64url_decode(const char *in, size_t n, char *out, size_t cap, size_t *e)
+{ return hem_b64url_decode(in, n, (unsigned char *)out, cap, e); }
+static ptrdiff_t hemx_b64_decode(const char *in, size_t n, char *out, size_t cap, size_t *e)
+{ return hem_b64_decode(in, n, (unsigned char *)out, cap, e); }
+static int hemx_ct_equal(const char *a, const char *b, size_t n)
+{ return hem_ct_equal(a, b, n); }
+"""
+
+ffi = FFI()
+ffi.cdef(CDEF)
+ffi.set_source(
+    "hemproto._hemcodec",
+    SHIMS,
+    sources=[os.path.relpath(HERE / "hemcodec.c")],
+    include_dirs=[os.path.relpath(HERE)],
+    extra_compile_args=["-std=c99"] if os.name != "nt" else [],
+    optional=not REQUIRE_C,
+)
+
+if __name__ == "__main__":
+    ffi.compile(tmpdir=str(HERE / "build"), verbose=True)

@@ -1,0 +1,74 @@
+/*
+ * hemcodec: strict base64 / base64url codecs and a constant-time compare for the
+ * HEM token family. C99, no dependencies, no allocation, no global state: every
+ * function works only on the buffers it is given and is safe to call from any thread.
+ *
+ * Canonical form. The decoders accept exactly the text their encoder produces and
+ * refuse everything else, checking in this order and reporting the first failure:
+ *
+ *   base64url (RFC 4648 section 5, no padding):
+ *     1. every character is in A-Z a-z 0-9 '-' '_'    ('=' included, refused)  HEM_E_CHAR
+ *     2. the length mod 4 is not 1                                             HEM_E_LENGTH
+ *     3. the unused low bits of the last character are zero                    HEM_E_TRAILING
+ *
+ *   base64 (RFC 4648 section 4, '=' padded): let p be the number of trailing '='.
+ *     1. every other character is in A-Z a-z 0-9 '+' '/'                       HEM_E_CHAR
+ *     2. p <= 2                                                                HEM_E_PADDING
+ *     3. the total length is a multiple of 4                                   HEM_E_LENGTH
+ *     4. the unused low bits of the last data character are zero               HEM_E_TRAILING
+ *
+ * Error offsets (written to *err_offset when that pointer is not NULL):
+ *   HEM_E_CHAR      index of the first bad character (a byte >= 0x80 is bad)
+ *   HEM_E_LENGTH    the input length: the input ends where more was needed
+ *   HEM_E_PADDING   index of the third '='
+ *   HEM_E_TRAILING  index of the last data character
+ *
+ * Bounds. Lengths are size_t; results are ptrdiff_t, so inputs must be shorter than
+ * PTRDIFF_MAX / 4 bytes (longer inputs get HEM_E_SPACE). Work is linear in the input.
+ * Outputs are not NUL-terminated. Input and output buffers must not overlap.
+ */
+#ifndef HEMCODEC_H
+#define HEMCODEC_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HEM_OK          0
+#define HEM_E_CHAR     (-1) /* a character outside the alphabet, or misplaced '=' */
+#define HEM_E_LENGTH   (-2) /* no canonical encoding has this length */
+#define HEM_E_PADDING  (-3) /* more than two '=' */
+#define HEM_E_TRAILING (-4) /* unused low bits of the last character are not zero */
+#define HEM_E_SPACE    (-5) /* output buffer too small (a caller error, checked first) */
+
+/* Output sizes. The encoded sizes are exact; the decoded size is an upper bound that
+ * is exact for every canonical input without padding. */
+size_t hem_b64url_encoded_len(size_t in_len);
+size_t hem_b64_encoded_len(size_t in_len);
+size_t hem_b64_decoded_max(size_t in_len);
+
+/* Encode in_len bytes. Returns the number of characters written to out, or HEM_E_SPACE
+ * when out_cap is smaller than the matching *_encoded_len(in_len). */
+ptrdiff_t hem_b64url_encode(const unsigned char *in, size_t in_len, char *out, size_t out_cap);
+ptrdiff_t hem_b64_encode(const unsigned char *in, size_t in_len, char *out, size_t out_cap);
+
+/* Decode in_len characters. Returns the number of bytes written to out (>= 0), or a
+ * negative HEM_E_* code; on an input error the offset is stored in *err_offset when it is
+ * not NULL. An out_cap of hem_b64_decoded_max(in_len) always suffices. On error the
+ * contents of out are unspecified. */
+ptrdiff_t hem_b64url_decode(const char *in, size_t in_len, unsigned char *out, size_t out_cap,
+                            size_t *err_offset);
+ptrdiff_t hem_b64_decode(const char *in, size_t in_len, unsigned char *out, size_t out_cap,
+                         size_t *err_offset);
+
+/* Returns 1 when the n bytes at a and b are equal, else 0, in time that depends on n
+ * only (never on the contents). n == 0 gives 1. */
+int hem_ct_equal(const void *a, const void *b, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HEMCODEC_H */

@@ -1,0 +1,128 @@
+"""Codec backend choice: the C extension when it is built, else the Python reference.
+
+This is the only module that touches hemproto._hemcodec. HEMPROTO_PURE=1 forces the
+Python backend; HEMPROTO_REQUIRE_C=1 turns a missing extension into an ImportError.
+Both backends export the same five functions with identical behaviour.
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+from typing import Any, Callable
+
+from . import _pycodec
+from ._pycodec import BytesLike, as_ascii, as_bytes, encoding_error
+
+__all__ = [
+    "b64_decode",
+    "b64_encode",
+    "b64url_decode",
+    "b64url_encode",
+    "backends",
+    "c_backend",
+    "codec_backend",
+    "ct_equal",
+    "python_backend",
+]
+
+python_backend = SimpleNamespace(
+    name="python",
+    b64url_encode=_pycodec.b64url_encode,
+    b64url_decode=_pycodec.b64url_decode,
+    b64_encode=_pycodec.b64_encode,
+    b64_decode=_pycodec.b64_decode,
+    ct_equal=_pycodec.ct_equal,
+)
+
+
+def _load_c() -> SimpleNamespace | None:
+    try:
+        from ._hemcodec import ffi, lib  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return _make_c_backend(ffi, lib)
+
+
+def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
+    # Output buffers are overwritten before they are read, so skip zero-filling them.
+    alloc = ffi.new_allocator(should_clear_after_alloc=False)
+    from_buffer = ffi.from_buffer
+    unpack = ffi.unpack
+    null = ffi.NULL
+
+    def _pointer(data: BytesLike) -> Any:
+        # bytes go to `const char *` without a copy; other buffers need a view.
+        return data if type(data) is bytes else from_buffer(data)
+
+    def b64url_encode(data: BytesLike) -> str:
+        data = as_bytes(data)
+        n = len(data)
+        out = alloc("char[]", n // 3 * 4 + 4)
+        written = lib.hemx_b64url_encode(_pointer(data), n, out, n // 3 * 4 + 4)
+        return unpack(out, written).decode("ascii")  # type: ignore[no-any-return]
+
+    def b64_encode(data: BytesLike) -> str:
+        data = as_bytes(data)
+        n = len(data)
+        out = alloc("char[]", n // 3 * 4 + 4)
+        written = lib.hemx_b64_encode(_pointer(data), n, out, n // 3 * 4 + 4)
+        return unpack(out, written).decode("ascii")  # type: ignore[no-any-return]
+
+    def _decoder(c_function: Any, alphabet: str) -> Any:
+        def decode(text: str | BytesLike) -> bytes:
+            data = as_ascii(text)
+            n = len(data)
+            cap = n // 4 * 3 + 3
+            out = alloc("char[]", cap)
+            pointer = _pointer(data)
+            written = c_function(pointer, n, out, cap, null)
+            if written >= 0:
+                return unpack(out, written)  # type: ignore[no-any-return]
+            offset = ffi.new("size_t *")
+            code = c_function(pointer, n, out, cap, offset)
+            raise encoding_error(code, offset[0], text, data, alphabet)
+
+        return decode
+
+    def ct_equal(a: BytesLike, b: BytesLike) -> bool:
+        a = as_bytes(a, "a")
+        b = as_bytes(b, "b")
+        if len(a) != len(b):
+            return False
+        return lib.hemx_ct_equal(_pointer(a), _pointer(b), len(a)) == 1  # type: ignore[no-any-return]
+
+    return SimpleNamespace(
+        name="c",
+        b64url_encode=b64url_encode,
+        b64url_decode=_decoder(lib.hemx_b64url_decode, "base64url"),
+        b64_encode=b64_encode,
+        b64_decode=_decoder(lib.hemx_b64_decode, "base64"),
+        ct_equal=ct_equal,
+    )
+
+
+c_backend = _load_c()
+backends = [b for b in (c_backend, python_backend) if b is not None]
+
+if os.environ.get("HEMPROTO_PURE") == "1":
+    _active = python_backend
+elif c_backend is not None:
+    _active = c_backend
+elif os.environ.get("HEMPROTO_REQUIRE_C") == "1":
+    raise ImportError(
+        "hemproto: HEMPROTO_REQUIRE_C=1 but the C extension hemproto._hemcodec is not built"
+    )
+else:
+    _active = python_backend
+
+b64url_encode: Callable[[BytesLike], str] = _active.b64url_encode
+b64url_decode: Callable[[str | BytesLike], bytes] = _active.b64url_decode
+b64_encode: Callable[[BytesLike], str] = _active.b64_encode
+b64_decode: Callable[[str | BytesLike], bytes] = _active.b64_decode
+ct_equal: Callable[[BytesLike, BytesLike], bool] = _active.ct_equal
+
+
+def codec_backend() -> str:
+    """Return ``"c"`` or ``"python"``: the codec backend this process uses."""
+    return str(_active.name)

@@ -1,0 +1,175 @@
+"""Reference codec in Python: strict base64 / base64url and constant-time comparison.
+
+It defines the behaviour the C extension must match exactly (results, refusals, error
+offsets). It owns input coercion and error wording for both backends; it never imports C.
+
+Canonical-form rules, checked in this order (the first that fails is reported):
+  base64url: every character in ``A-Z a-z 0-9 - _`` (``=`` is refused); length mod 4 is
+             never 1; the unused low bits of the last character are zero.
+  base64:    ``p`` trailing ``=`` are set apart; every other character in ``A-Z a-z 0-9 + /``;
+             ``p <= 2``; total length a multiple of 4; unused low bits of the last data
+             character are zero.
+Offsets: the bad character's index; for a length error, the input length (input ends early);
+for excess padding, the index of the third ``=``; for trailing bits, the last data character.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+import re
+from typing import Union
+
+from .errors import EncodingError
+
+__all__ = [
+    "BytesLike",
+    "ERR_CHAR",
+    "ERR_LENGTH",
+    "ERR_PADDING",
+    "ERR_TRAILING",
+    "as_ascii",
+    "as_bytes",
+    "b64_decode",
+    "b64_encode",
+    "b64url_decode",
+    "b64url_encode",
+    "ct_equal",
+    "encoding_error",
+]
+
+BytesLike = Union[bytes, bytearray, memoryview]
+
+# Return codes shared with csrc/hemcodec.h.
+ERR_CHAR = -1
+ERR_LENGTH = -2
+ERR_PADDING = -3
+ERR_TRAILING = -4
+
+_REASONS = {
+    ERR_CHAR: "character",
+    ERR_LENGTH: "length",
+    ERR_PADDING: "padding",
+    ERR_TRAILING: "trailing-bits",
+}
+
+_URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_STD_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_URL_BAD = re.compile(rb"[^A-Za-z0-9_\-]")
+_STD_BAD = re.compile(rb"[^A-Za-z0-9+/]")
+_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
+_STD_TO_URL = bytes.maketrans(b"+/", b"-_")
+_URL_VALUE = {c: i for i, c in enumerate(_URL_ALPHABET)}
+_STD_VALUE = {c: i for i, c in enumerate(_STD_ALPHABET)}
+# Unused low bits of the last character, by the number of data characters mod 4.
+_TRAILING_MASK = {0: 0, 2: 0x0F, 3: 0x03}
+
+
+def as_bytes(data: object, what: str = "data") -> BytesLike:
+    """Return ``data`` if it is bytes-like (contiguous bytes view), else raise TypeError."""
+    if isinstance(data, (bytes, bytearray)):
+        return data
+    if isinstance(data, memoryview):
+        if not data.c_contiguous:
+            return data.tobytes()
+        return data if data.format == "B" and data.ndim == 1 else data.cast("B")
+    raise TypeError(f"{what} must be bytes-like, not {type(data).__name__}")
+
+
+def as_ascii(text: object) -> BytesLike:
+    """Coerce decoder input to bytes, keeping character offsets.
+
+    Non-ASCII characters of a ``str`` become ``?``, which no alphabet contains, so the
+    decoder refuses them at their own offset.
+    """
+    if isinstance(text, str):
+        try:
+            return text.encode("ascii")
+        except UnicodeEncodeError:
+            return text.encode("ascii", "replace")
+    return as_bytes(text, "text")
+
+
+def encoding_error(
+    code: int, offset: int, source: object, data: BytesLike, alphabet: str
+) -> EncodingError:
+    """Build the error for refusal ``code`` at ``offset``; ``source`` is what the caller
+    passed and ``data`` its coerced bytes (a refused character is not secret material)."""
+    reason = _REASONS[code]
+    if code == ERR_CHAR:
+        shown = repr(source[offset]) if isinstance(source, str) else f"byte 0x{data[offset]:02x}"
+        message = f"invalid {alphabet} character {shown} at offset {offset}"
+    elif code == ERR_LENGTH:
+        message = f"{alphabet} input of length {offset} is truncated (no canonical length)"
+    elif code == ERR_PADDING:
+        message = f"{alphabet} input has excess '=' padding at offset {offset}"
+    else:
+        message = f"{alphabet} character at offset {offset} has non-zero unused bits"
+    return EncodingError(message, offset=offset, reason=reason)
+
+
+def _url_check(data: BytesLike) -> tuple[int, int]:
+    """Return ``(0, 0)`` for canonical base64url, else ``(code, offset)``."""
+    n = len(data)
+    bad = _URL_BAD.search(data)
+    if bad is not None:
+        return ERR_CHAR, bad.start()
+    if n % 4 == 1:
+        return ERR_LENGTH, n
+    if n and _URL_VALUE[data[n - 1]] & _TRAILING_MASK[n % 4]:
+        return ERR_TRAILING, n - 1
+    return 0, 0
+
+
+def _std_check(data: BytesLike) -> tuple[int, int]:
+    """Return ``(0, 0)`` for canonical padded base64, else ``(code, offset)``."""
+    n = len(data)
+    pad = 0
+    while pad < n and data[n - 1 - pad] == 0x3D:
+        pad += 1
+    body = n - pad
+    bad = _STD_BAD.search(data, 0, body)
+    if bad is not None:
+        return ERR_CHAR, bad.start()
+    if pad > 2:
+        return ERR_PADDING, body + 2
+    if n % 4:
+        return ERR_LENGTH, n
+    if body and _STD_VALUE[data[body - 1]] & _TRAILING_MASK[body % 4]:
+        return ERR_TRAILING, body - 1
+    return 0, 0
+
+
+def b64url_encode(data: BytesLike) -> str:
+    """Encode bytes as base64url without padding."""
+    raw = binascii.b2a_base64(as_bytes(data), newline=False)
+    return raw.rstrip(b"=").translate(_STD_TO_URL).decode("ascii")
+
+
+def b64url_decode(text: str | BytesLike) -> bytes:
+    """Decode canonical unpadded base64url, or raise EncodingError."""
+    data = as_ascii(text)
+    code, offset = _url_check(data)
+    if code:
+        raise encoding_error(code, offset, text, data, "base64url")
+    std = bytes(data).translate(_URL_TO_STD)
+    return binascii.a2b_base64(std + b"=" * (-len(std) % 4))
+
+
+def b64_encode(data: BytesLike) -> str:
+    """Encode bytes as standard base64 with ``=`` padding."""
+    return binascii.b2a_base64(as_bytes(data), newline=False).decode("ascii")
+
+
+def b64_decode(text: str | BytesLike) -> bytes:
+    """Decode canonical padded standard base64, or raise EncodingError."""
+    data = as_ascii(text)
+    code, offset = _std_check(data)
+    if code:
+        raise encoding_error(code, offset, text, data, "base64")
+    return binascii.a2b_base64(data)
+
+
+def ct_equal(a: BytesLike, b: BytesLike) -> bool:
+    """Compare two byte strings in time independent of their contents (not their lengths)."""
+    return hmac.compare_digest(as_bytes(a, "a"), as_bytes(b, "b"))

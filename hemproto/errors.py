@@ -1,0 +1,73 @@
+"""The exceptions hemproto raises: one root, one subclass per kind of failure.
+
+Every message says what was wrong and where (offset, segment, claim). No message, field
+or repr here may carry key material, a shared secret or a MAC key.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadSignature",
+    "ClaimError",
+    "EncodingError",
+    "HemProtoError",
+    "InvalidKey",
+    "KeyAgreementError",
+    "MalformedToken",
+]
+
+
+class HemProtoError(ValueError):
+    """Root of every error hemproto raises on bad input."""
+
+
+class EncodingError(HemProtoError):
+    """Base64 or base64url text that is not the canonical encoding.
+
+    ``offset`` is the position of the first bad character (equal to the input length when
+    the input ends too early); ``reason`` is one of ``"character"``, ``"length"``,
+    ``"padding"`` or ``"trailing-bits"``.
+    """
+
+    def __init__(self, message: str, *, offset: int, reason: str) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.reason = reason
+
+
+class MalformedToken(HemProtoError):
+    """A token that breaks a structural rule of the HEM token family.
+
+    ``segment`` names the part at fault (``"token"``, ``"header"``, ``"payload"`` or
+    ``"signature"``) and ``offset``, when known, the character offset within the token.
+    """
+
+    def __init__(self, message: str, *, segment: str = "token", offset: int | None = None) -> None:
+        super().__init__(message)
+        self.segment = segment
+        self.offset = offset
+
+
+class BadSignature(HemProtoError):
+    """The token is well formed but its MAC does not match the key."""
+
+
+class ClaimError(HemProtoError):
+    """A claim is missing, of the wrong type or size, or has the wrong value.
+
+    ``claim`` names the claim; ``offset``, when the claim's base64 was at fault, is the
+    offset within the claim's text.
+    """
+
+    def __init__(self, message: str, *, claim: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.claim = claim
+        self.offset = offset
+
+
+class KeyAgreementError(HemProtoError):
+    """X25519 produced no usable secret (a small-order peer key gives all zeros)."""
+
+
+class InvalidKey(HemProtoError):
+    """A key of the wrong type or size was given (X25519 keys and MAC keys are 32 bytes)."""

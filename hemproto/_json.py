@@ -1,0 +1,101 @@
+"""Strict JSON for token segments and request bodies: I-JSON (RFC 7493) and a depth cap.
+
+It refuses duplicate member names, NaN/Infinity, numbers outside IEEE double range,
+integers beyond 2**53 - 1 in magnitude, invalid UTF-8, and nesting deeper than MAX_DEPTH,
+raising the caller's error class. It knows nothing about tokens or claims.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Callable
+
+__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "JsonRefused", "dumps_compact", "loads_object"]
+
+MAX_DEPTH = 16
+MAX_SAFE_INTEGER = 2**53 - 1
+
+# A JSON string (to skip) or a bracket (to count), for the exact depth scan.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+class JsonRefused(Exception):
+    """Internal: why a text is not acceptable JSON; callers turn it into their own error."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise JsonRefused(f"duplicate member {name!r}")
+            seen.add(name)
+    return obj
+
+
+def _constant(name: str) -> Any:
+    raise JsonRefused(f"{name} is not JSON")
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise JsonRefused(f"number {text[:20]!r} is out of range")
+    return value
+
+
+def _int(text: str) -> int:
+    # Length first, so that no huge digit string is ever converted.
+    if len(text.lstrip("-")) > 16:
+        raise JsonRefused("integer is out of the interoperable range (2**53 - 1)")
+    value = int(text)
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise JsonRefused("integer is out of the interoperable range (2**53 - 1)")
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float, parse_int=_int
+)
+
+
+def _check_depth(text: str) -> None:
+    # Fast path: fewer brackets than the cap cannot nest deeper than it.
+    if text.count("{") + text.count("[") <= MAX_DEPTH:
+        return
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise JsonRefused(f"nesting deeper than {MAX_DEPTH} at offset {match.start()}")
+        elif token in "]}":
+            depth -= 1
+
+
+def loads_object(data: bytes | str, error: Callable[[str], Exception]) -> dict[str, Any]:
+    """Parse ``data`` as one strict JSON object, or raise ``error(reason)``."""
+    try:
+        text = data if isinstance(data, str) else data.decode("utf-8")
+        _check_depth(text)
+        value = _DECODER.decode(text)
+    except UnicodeDecodeError as exc:
+        raise error(f"invalid UTF-8 at byte {exc.start}") from None
+    except JsonRefused as exc:
+        raise error(str(exc)) from None
+    except json.JSONDecodeError as exc:
+        raise error(f"invalid JSON: {exc.msg} at offset {exc.pos}") from None
+    except (ValueError, RecursionError) as exc:
+        raise error(f"invalid JSON: {type(exc).__name__}") from None
+    if type(value) is not dict:
+        raise error(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def dumps_compact(value: Any) -> str:
+    """Compact JSON, members in insertion order, ASCII only, no NaN."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)

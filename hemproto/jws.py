@@ -1,0 +1,193 @@
+"""Compact JWS of the HEM token family: HS256 keyed by an X25519 secret, ``ecdh`` header.
+
+It splits, decodes, verifies and signs tokens and enforces the family's structural rules.
+It knows no claim semantics (see claims) and has no switch that skips a check.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from . import _codec
+from ._json import dumps_compact, loads_object
+from ._pycodec import BytesLike, as_bytes
+from .errors import BadSignature, EncodingError, InvalidKey, MalformedToken
+
+__all__ = [
+    "DEFAULT_HEADER",
+    "MAC_KEY_SIZE",
+    "MAX_TOKEN_LENGTH",
+    "DecodedToken",
+    "decode_ejwt",
+    "sign_ejwt",
+    "verify_ejwt",
+]
+
+MAX_TOKEN_LENGTH = 8192
+MAC_KEY_SIZE = 32
+SIGNATURE_SIZE = 32
+DEFAULT_HEADER: dict[str, str] = {"ecdh": "x25519", "typ": "JWT", "alg": "HS256"}
+# Which header members may appear, and the one value each may take.
+_HEADER_VALUES = {"alg": "HS256", "typ": "JWT", "ecdh": "x25519"}
+_REQUIRED_HEADER = ("alg", "ecdh")
+_SEGMENTS = ("header", "payload", "signature")
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedToken:
+    """A structurally valid token, not yet verified.
+
+    ``signing_input`` is the ASCII ``header.payload`` text the MAC covers; ``signature``
+    the 32 MAC bytes. ``header`` and ``claims`` are fresh dicts owned by this object.
+    """
+
+    token: str
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+def _token_text(token: object) -> str:
+    if isinstance(token, str):
+        text = token
+    elif isinstance(token, (bytes, bytearray, memoryview)):
+        raw = bytes(token)
+        if len(raw) > MAX_TOKEN_LENGTH:
+            raise MalformedToken(f"token is longer than {MAX_TOKEN_LENGTH} characters")
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise MalformedToken(
+                f"token has a non-ASCII byte at offset {exc.start}", offset=exc.start
+            ) from None
+    else:
+        raise TypeError(f"token must be str or bytes, not {type(token).__name__}")
+    if len(text) > MAX_TOKEN_LENGTH:
+        raise MalformedToken(f"token is longer than {MAX_TOKEN_LENGTH} characters")
+    return text
+
+
+def _decode_segment(text: str, start: int, segment: str) -> bytes:
+    try:
+        return _codec.b64url_decode(text)
+    except EncodingError as exc:
+        raise MalformedToken(
+            f"{segment} segment: {exc} (token offset {start + exc.offset})",
+            segment=segment,
+            offset=start + exc.offset,
+        ) from None
+
+
+def _check_header(header: dict[str, Any]) -> None:
+    for name, value in header.items():
+        expected = _HEADER_VALUES.get(name)
+        if expected is None:
+            raise MalformedToken(f"header member {name!r} is not allowed", segment="header")
+        if type(value) is not str or value != expected:
+            raise MalformedToken(
+                f"header {name!r} must be {expected!r}, got {value!r}"[:120], segment="header"
+            )
+    for name in _REQUIRED_HEADER:
+        if name not in header:
+            raise MalformedToken(f"header member {name!r} is missing", segment="header")
+
+
+def _json_object(data: bytes, segment: str) -> dict[str, Any]:
+    def error(reason: str) -> MalformedToken:
+        return MalformedToken(f"{segment} segment: {reason}", segment=segment)
+
+    return loads_object(data, error)
+
+
+def decode_ejwt(token: str | BytesLike) -> DecodedToken:
+    """Split and decode a token, enforcing every structural rule; no MAC check.
+
+    Raises MalformedToken (with ``segment`` and, for encoding faults, ``offset``).
+    """
+    text = _token_text(token)
+    parts = text.split(".")
+    if len(parts) != 3:
+        raise MalformedToken(f"token must have 3 segments separated by '.', found {len(parts)}")
+    header_text, payload_text, signature_text = parts
+    starts = (0, len(header_text) + 1, len(header_text) + len(payload_text) + 2)
+    for segment, part, start in zip(_SEGMENTS, parts, starts):
+        if not part:
+            raise MalformedToken(f"{segment} segment is empty", segment=segment, offset=start)
+    signature = _decode_segment(signature_text, starts[2], "signature")
+    if len(signature) != SIGNATURE_SIZE:
+        raise MalformedToken(
+            f"signature must be {SIGNATURE_SIZE} bytes, got {len(signature)}", segment="signature"
+        )
+    header = _json_object(_decode_segment(header_text, 0, "header"), "header")
+    _check_header(header)
+    claims = _json_object(_decode_segment(payload_text, starts[1], "payload"), "payload")
+    signing_input = text[: starts[2] - 1].encode("ascii")
+    return DecodedToken(text, header, claims, signing_input, signature)
+
+
+def _mac_key(key: object) -> bytes:
+    try:
+        raw = as_bytes(key, "key")
+    except TypeError as exc:
+        raise InvalidKey(str(exc)) from None
+    if len(raw) != MAC_KEY_SIZE:
+        raise InvalidKey(f"MAC key must be {MAC_KEY_SIZE} bytes, got {len(raw)}")
+    return bytes(raw)
+
+
+def _mac(key: bytes, signing_input: bytes) -> bytes:
+    return hmac.digest(key, signing_input, "sha256")
+
+
+def check_mac(decoded: DecodedToken, key: BytesLike) -> None:
+    """Raise BadSignature unless ``decoded`` carries the HS256 MAC of ``key``."""
+    expected = _mac(_mac_key(key), decoded.signing_input)
+    if not _codec.ct_equal(expected, decoded.signature):
+        raise BadSignature("token MAC does not match the key")
+
+
+def verify_ejwt(token: str | BytesLike, key: BytesLike) -> dict[str, Any]:
+    """Decode ``token``, verify its HS256 MAC with the 32-byte ``key``, return its claims."""
+    decoded = decode_ejwt(token)
+    check_mac(decoded, key)
+    return decoded.claims
+
+
+def sign_ejwt(
+    claims: dict[str, Any], key: BytesLike, *, header: dict[str, Any] | None = None
+) -> str:
+    """Sign ``claims`` (compact JSON, insertion order) with HS256; deterministic.
+
+    The header defaults to DEFAULT_HEADER; a given header must obey the same rules
+    decode_ejwt enforces, so hemproto never signs a token it would refuse.
+    """
+    mac_key = _mac_key(key)
+    if header is None:
+        header = DEFAULT_HEADER
+    elif not isinstance(header, dict):
+        raise TypeError("header must be a dict")
+    else:
+        _check_header(header)
+    if not isinstance(claims, dict):
+        raise TypeError("claims must be a dict")
+    for name in claims:
+        if type(name) is not str:
+            raise TypeError(f"claim names must be str, got {type(name).__name__}")
+    try:
+        payload = dumps_compact(claims)
+    except ValueError as exc:
+        raise MalformedToken(f"claims are not JSON: {exc}", segment="payload") from None
+    # The same strict parse the receiver runs: depth, integer range, finite numbers.
+    _json_object(payload.encode(), "payload")
+    signing_input = (
+        f"{_codec.b64url_encode(dumps_compact(header).encode())}."
+        f"{_codec.b64url_encode(payload.encode())}"
+    )
+    signature = _codec.b64url_encode(_mac(mac_key, signing_input.encode("ascii")))
+    token = f"{signing_input}.{signature}"
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise MalformedToken(f"signed token would exceed {MAX_TOKEN_LENGTH} characters")
+    return token

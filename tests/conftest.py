@@ -1,0 +1,71 @@
+"""Shared fixtures, and the guard that makes a silent fallback to Python fail the run."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hemproto
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"hemproto {hemproto.__version__}, codec backend: {hemproto.codec_backend()}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    backend = hemproto.codec_backend()
+    if os.environ.get("HEMPROTO_PURE") == "1":
+        if backend != "python":
+            raise pytest.UsageError(f"HEMPROTO_PURE=1 but the codec backend is {backend!r}")
+    elif os.environ.get("HEMPROTO_REQUIRE_C") == "1" and backend != "c":
+        raise pytest.UsageError(f"HEMPROTO_REQUIRE_C=1 but the codec backend is {backend!r}")
+
+
+def load_vector(name: str) -> Any:
+    return json.loads((VECTORS / name).read_text())
+
+
+@pytest.fixture(scope="session")
+def seed() -> dict[str, Any]:
+    return load_vector("seed_check.json")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def backend_key() -> hemproto.KeyPair:
+    return hemproto.KeyPair(bytes(range(32)))
+
+
+@pytest.fixture(scope="session")
+def device_key() -> hemproto.KeyPair:
+    return hemproto.KeyPair(bytes(range(100, 132)))
+
+
+@pytest.fixture(scope="session")
+def seed_challenge(seed: dict[str, Any]) -> hemproto.CheckChallenge:
+    return hemproto.parse_check(seed["token"])
+
+
+@pytest.fixture()
+def make_check(
+    device_key: hemproto.KeyPair, backend_key: hemproto.KeyPair, seed_challenge: Any
+) -> Any:
+    """Sign a check from the test device to the test backend, with the seed's firmware."""
+
+    def make(**overrides: Any) -> str:
+        fields: dict[str, Any] = {
+            "qid": seed_challenge.qid,
+            "fws": seed_challenge.fws,
+            "bls": seed_challenge.bls,
+            "uis": seed_challenge.uis,
+            "csn": seed_challenge.csn,
+        }
+        fields.update(overrides)
+        return hemproto.sign_check(device_key, backend_key.public, **fields)
+
+    return make

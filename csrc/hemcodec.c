@@ -63,6 +63,8 @@ static ptrdiff_t encode(const char alphabet[64], int pad, const unsigned char *i
     need = pad ? hem_b64_encoded_len(in_len) : hem_b64url_encoded_len(in_len);
     if (out_cap < need)
         return HEM_E_SPACE;
+    if (in_len == 0) /* in and out may be NULL then */
+        return 0;
     rem = in_len % 3u;
     for (i = 0; i + 3u <= in_len; i += 3u) {
         uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
@@ -159,6 +161,8 @@ ptrdiff_t hem_b64url_decode(const char *in, size_t in_len, unsigned char *out, s
 
     if (in_len > MAX_INPUT || out_cap < hem_b64_decoded_max(in_len))
         return HEM_E_SPACE;
+    if (in_len == 0) /* in and out may be NULL then */
+        return 0;
     if (rem == 1u) {
         size_t bad = first_bad(url_value, s, 0, in_len);
         return fail(bad < in_len ? HEM_E_CHAR : HEM_E_LENGTH, bad, err_offset);
@@ -180,6 +184,8 @@ ptrdiff_t hem_b64_decode(const char *in, size_t in_len, unsigned char *out, size
 
     if (in_len > MAX_INPUT || out_cap < hem_b64_decoded_max(in_len))
         return HEM_E_SPACE;
+    if (in_len == 0) /* in and out may be NULL then */
+        return 0;
     while (pad < in_len && s[in_len - 1u - pad] == '=')
         pad++;
     data_len = in_len - pad;

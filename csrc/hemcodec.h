@@ -24,8 +24,10 @@
  *   HEM_E_TRAILING  index of the last data character
  *
  * Bounds. Lengths are size_t; results are ptrdiff_t, so inputs must be shorter than
- * PTRDIFF_MAX / 4 bytes (longer inputs get HEM_E_SPACE). Work is linear in the input.
- * Outputs are not NUL-terminated. Input and output buffers must not overlap.
+ * PTRDIFF_MAX / 4 bytes (longer inputs get HEM_E_SPACE; the size helpers below are only
+ * meaningful within that bound). Work is linear in the input. Outputs are not
+ * NUL-terminated. Input and output buffers must not overlap. With a zero length the
+ * matching pointer may be NULL. *err_offset is written on input errors only.
  */
 #ifndef HEMCODEC_H
 #define HEMCODEC_H
@@ -56,8 +58,9 @@ ptrdiff_t hem_b64_encode(const unsigned char *in, size_t in_len, char *out, size
 
 /* Decode in_len characters. Returns the number of bytes written to out (>= 0), or a
  * negative HEM_E_* code; on an input error the offset is stored in *err_offset when it is
- * not NULL. An out_cap of hem_b64_decoded_max(in_len) always suffices. On error the
- * contents of out are unspecified. */
+ * not NULL. out_cap must be at least hem_b64_decoded_max(in_len), even where padding
+ * makes the result shorter (else HEM_E_SPACE, before the input is examined). On error
+ * the contents of out are unspecified. */
 ptrdiff_t hem_b64url_decode(const char *in, size_t in_len, unsigned char *out, size_t out_cap,
                             size_t *err_offset);
 ptrdiff_t hem_b64_decode(const char *in, size_t in_len, unsigned char *out, size_t out_cap,

@@ -1,0 +1,644 @@
+/*
+ * Self-test for hemcodec. Every expected code and offset below follows from the rules
+ * in hemcodec.h, and the same cases give the same answers from hemproto/_pycodec.py, the
+ * reference both backends must agree with.
+ *
+ * Inputs are copied into exactly sized heap blocks before each call, so a run under
+ * valgrind or AddressSanitizer also catches any read past in_len or write past out_cap.
+ */
+#include "hemcodec.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned long n_passed, n_failed;
+
+/* Optional printf-style context, for table-driven checks where the line alone does not
+ * say which case failed. */
+static void check_at(int ok, const char *file, int line, const char *expr, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ok) {
+        n_passed++;
+        return;
+    }
+    n_failed++;
+    fprintf(stderr, "%s:%d: check failed: %s", file, line, expr);
+    if (fmt) {
+        fputs(" [", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc(']', stderr);
+    }
+    fputc('\n', stderr);
+}
+
+#define CHECK(cond) check_at((cond) != 0, __FILE__, __LINE__, #cond, NULL)
+#define CHECKF(cond, ...) check_at((cond) != 0, __FILE__, __LINE__, #cond, __VA_ARGS__)
+
+typedef ptrdiff_t (*encode_fn)(const unsigned char *, size_t, char *, size_t);
+typedef ptrdiff_t (*decode_fn)(const char *, size_t, unsigned char *, size_t, size_t *);
+typedef size_t (*encoded_len_fn)(size_t);
+
+enum alphabet { URL, STD };
+
+struct codec {
+    const char *name;
+    encode_fn encode;
+    decode_fn decode;
+    encoded_len_fn encoded_len;
+    const char *alphabet; /* 64 characters, not a C string: byte 0 must not match */
+};
+
+static const struct codec codecs[2] = {
+    {"base64url", hem_b64url_encode, hem_b64url_decode, hem_b64url_encoded_len,
+     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"},
+    {"base64", hem_b64_encode, hem_b64_decode, hem_b64_encoded_len,
+     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"},
+};
+
+static void *xmalloc(size_t n)
+{
+    /* Never zero bytes: malloc(0) may return NULL, which the codec need not accept. */
+    void *p = malloc(n ? n : 1u);
+    if (!p) {
+        fputs("out of memory\n", stderr);
+        exit(2);
+    }
+    return p;
+}
+
+static void *dup_exact(const void *src, size_t n)
+{
+    void *p = xmalloc(n);
+    if (n)
+        memcpy(p, src, n);
+    return p;
+}
+
+/* Printable form of test text for failure messages; bytes outside ASCII print as \xNN. */
+static const char *show(const char *s, size_t n)
+{
+    static char buf[512];
+    size_t i, o = 0;
+
+    for (i = 0; i < n && o + 5 < sizeof buf; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            buf[o++] = (char)c;
+        else
+            o += (size_t)sprintf(buf + o, "\\x%02x", c);
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static const char *code_name(ptrdiff_t code)
+{
+    switch (code) {
+    case HEM_E_CHAR: return "HEM_E_CHAR";
+    case HEM_E_LENGTH: return "HEM_E_LENGTH";
+    case HEM_E_PADDING: return "HEM_E_PADDING";
+    case HEM_E_TRAILING: return "HEM_E_TRAILING";
+    case HEM_E_SPACE: return "HEM_E_SPACE";
+    default: return code >= 0 ? "a byte count" : "an unknown code";
+    }
+}
+
+/* Stands in for "no offset reported": no test input is anywhere near this long. */
+#define NO_OFFSET ((size_t)-1)
+
+/* Decodes into a buffer of exactly hem_b64_decoded_max(len) bytes, the size the header
+ * promises is always enough. The caller frees *out_copy. */
+static ptrdiff_t run_decode(const struct codec *c, const char *text, size_t len,
+                            unsigned char **out_copy, size_t *offset)
+{
+    char *in = dup_exact(text, len);
+    size_t cap = hem_b64_decoded_max(len);
+    unsigned char *out = xmalloc(cap);
+    ptrdiff_t r;
+
+    *offset = NO_OFFSET;
+    r = c->decode(in, len, out, cap, offset);
+    free(in);
+    *out_copy = out;
+    return r;
+}
+
+static void expect_decoded(const struct codec *c, const char *text, size_t len,
+                           const void *want, size_t want_len)
+{
+    unsigned char *out;
+    size_t off;
+    ptrdiff_t r = run_decode(c, text, len, &out, &off);
+
+    CHECKF(r == (ptrdiff_t)want_len, "%s \"%s\": got %s %ld", c->name, show(text, len),
+           code_name(r), (long)r);
+    if (r == (ptrdiff_t)want_len)
+        CHECKF(memcmp(out, want, want_len) == 0, "%s \"%s\"", c->name, show(text, len));
+    free(out);
+}
+
+static void expect_refused(const struct codec *c, const char *text, size_t len, ptrdiff_t code,
+                           size_t offset)
+{
+    unsigned char *out;
+    size_t off;
+    ptrdiff_t r = run_decode(c, text, len, &out, &off);
+    char *in;
+
+    CHECKF(r == code && off == offset, "%s \"%s\": want %s at %lu, got %s at %ld", c->name,
+           show(text, len), code_name(code), (unsigned long)offset, code_name(r),
+           off == NO_OFFSET ? -1L : (long)off);
+    free(out);
+
+    /* The offset pointer is optional; leaving it out must not change the verdict. */
+    in = dup_exact(text, len);
+    out = xmalloc(hem_b64_decoded_max(len));
+    r = c->decode(in, len, out, hem_b64_decoded_max(len), NULL);
+    CHECKF(r == code, "%s \"%s\" with NULL err_offset: got %s", c->name, show(text, len),
+           code_name(r));
+    free(out);
+    free(in);
+}
+
+static void expect_encoded(const struct codec *c, const void *data, size_t len,
+                           const char *want)
+{
+    size_t want_len = strlen(want), i;
+    unsigned char *in = dup_exact(data, len);
+    char *out = xmalloc(want_len + 8u);
+    ptrdiff_t r;
+
+    CHECKF(c->encoded_len(len) == want_len, "%s of %lu bytes", c->name, (unsigned long)len);
+    /* Generous capacity with a guard pattern: the encoder must stop at want_len anyway. */
+    memset(out, 0xA5, want_len + 8u);
+    r = c->encode(in, len, out, want_len + 8u);
+    CHECKF(r == (ptrdiff_t)want_len && memcmp(out, want, want_len) == 0, "%s want \"%s\"",
+           c->name, want);
+    for (i = want_len; i < want_len + 8u; i++)
+        CHECKF((unsigned char)out[i] == 0xA5, "%s wrote past its output at %lu", c->name,
+               (unsigned long)i);
+    free(out);
+    free(in);
+}
+
+#define T(lit) lit, (sizeof(lit) - 1u)
+
+/* ------------------------------------------------------------------------------------ */
+
+static void test_sizes(void)
+{
+    static const size_t url_len[] = {0, 2, 3, 4, 6, 7, 8};
+    static const size_t std_len[] = {0, 4, 4, 4, 8, 8, 8};
+    static const size_t dec_max[] = {0, 0, 1, 2, 3, 3, 4, 5, 6};
+    size_t i;
+
+    for (i = 0; i < sizeof url_len / sizeof url_len[0]; i++) {
+        CHECKF(hem_b64url_encoded_len(i) == url_len[i], "n=%lu", (unsigned long)i);
+        CHECKF(hem_b64_encoded_len(i) == std_len[i], "n=%lu", (unsigned long)i);
+    }
+    for (i = 0; i < sizeof dec_max / sizeof dec_max[0]; i++)
+        CHECKF(hem_b64_decoded_max(i) == dec_max[i], "n=%lu", (unsigned long)i);
+}
+
+/* Test vectors from RFC 4648, section 10. The base64url column is the same text with the
+ * padding removed, since none of these inputs reach the two characters that differ. */
+static void test_rfc4648_vectors(void)
+{
+    static const struct {
+        const char *plain, *std, *url;
+    } v[] = {
+        {"", "", ""},
+        {"f", "Zg==", "Zg"},
+        {"fo", "Zm8=", "Zm8"},
+        {"foo", "Zm9v", "Zm9v"},
+        {"foob", "Zm9vYg==", "Zm9vYg"},
+        {"fooba", "Zm9vYmE=", "Zm9vYmE"},
+        {"foobar", "Zm9vYmFy", "Zm9vYmFy"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+        size_t n = strlen(v[i].plain);
+        expect_encoded(&codecs[STD], v[i].plain, n, v[i].std);
+        expect_encoded(&codecs[URL], v[i].plain, n, v[i].url);
+        expect_decoded(&codecs[STD], v[i].std, strlen(v[i].std), v[i].plain, n);
+        expect_decoded(&codecs[URL], v[i].url, strlen(v[i].url), v[i].plain, n);
+    }
+}
+
+/* 62 and 63 are the only values the alphabets spell differently, and 0xfb 0xff 0xbf is
+ * 111110 111111 111110 111111: both of them, twice. */
+static void test_alphabet_difference(void)
+{
+    static const unsigned char fbffbf[] = {0xfb, 0xff, 0xbf};
+
+    expect_encoded(&codecs[URL], fbffbf, 3, "-_-_");
+    expect_encoded(&codecs[STD], fbffbf, 3, "+/+/");
+    expect_encoded(&codecs[URL], fbffbf, 2, "-_8");
+    expect_encoded(&codecs[STD], fbffbf, 2, "+/8=");
+    expect_encoded(&codecs[URL], fbffbf, 1, "-w");
+    expect_encoded(&codecs[STD], fbffbf, 1, "+w==");
+
+    expect_decoded(&codecs[URL], T("-_-_"), fbffbf, 3);
+    expect_decoded(&codecs[STD], T("+/+/"), fbffbf, 3);
+    expect_decoded(&codecs[URL], T("-_8"), fbffbf, 2);
+    expect_decoded(&codecs[STD], T("+/8="), fbffbf, 2);
+    expect_decoded(&codecs[URL], T("-w"), fbffbf, 1);
+    expect_decoded(&codecs[STD], T("+w=="), fbffbf, 1);
+
+    /* Each decoder refuses the other's two characters. */
+    expect_refused(&codecs[URL], T("+/+/"), HEM_E_CHAR, 0);
+    expect_refused(&codecs[URL], T("-_+/"), HEM_E_CHAR, 2);
+    expect_refused(&codecs[STD], T("-_-_"), HEM_E_CHAR, 0);
+    expect_refused(&codecs[STD], T("+/-_"), HEM_E_CHAR, 2);
+    expect_refused(&codecs[STD], T("+/_="), HEM_E_CHAR, 2);
+}
+
+/* Deterministic filler so failures reproduce; rand() differs between C libraries. */
+static unsigned long xorshift_state = 0x2545F491ul;
+
+static unsigned char next_byte(void)
+{
+    unsigned long x = xorshift_state;
+    x ^= (x << 13) & 0xFFFFFFFFul;
+    x ^= x >> 17;
+    x ^= (x << 5) & 0xFFFFFFFFul;
+    xorshift_state = x & 0xFFFFFFFFul;
+    return (unsigned char)(x >> 11);
+}
+
+static void round_trip(const struct codec *c, const unsigned char *data, size_t n,
+                       char **text_out, size_t *text_len)
+{
+    size_t need = c->encoded_len(n), cap, off = NO_OFFSET;
+    char *text = xmalloc(need);
+    unsigned char *back;
+    ptrdiff_t r;
+
+    r = c->encode(data, n, text, need);
+    CHECKF(r == (ptrdiff_t)need, "%s encode n=%lu: got %ld", c->name, (unsigned long)n, (long)r);
+    if (need > 0) {
+        r = c->encode(data, n, text, need - 1u);
+        CHECKF(r == HEM_E_SPACE, "%s encode n=%lu, cap one short", c->name, (unsigned long)n);
+    }
+
+    cap = hem_b64_decoded_max(need);
+    CHECKF(cap >= n && cap - n <= 2u, "%s n=%lu: decoded_max %lu", c->name, (unsigned long)n,
+           (unsigned long)cap);
+    if (c->encode == hem_b64url_encode)
+        CHECKF(cap == n, "base64url n=%lu: decoded_max %lu is not exact", (unsigned long)n,
+               (unsigned long)cap);
+
+    back = xmalloc(cap);
+    r = c->decode(text, need, back, cap, &off);
+    CHECKF(r == (ptrdiff_t)n && off == NO_OFFSET, "%s decode n=%lu: got %s %ld", c->name,
+           (unsigned long)n, code_name(r), (long)r);
+    if (r == (ptrdiff_t)n)
+        CHECKF(n == 0 || memcmp(back, data, n) == 0, "%s n=%lu: bytes differ", c->name,
+               (unsigned long)n);
+    if (cap > 0) {
+        r = c->decode(text, need, back, cap - 1u, &off);
+        CHECKF(r == HEM_E_SPACE, "%s decode n=%lu, cap one short: got %s", c->name,
+               (unsigned long)n, code_name(r));
+    }
+    free(back);
+    *text_out = text;
+    *text_len = need;
+}
+
+static void test_round_trips(void)
+{
+    size_t n, i;
+
+    for (n = 0; n <= 256; n++) {
+        unsigned char *data = xmalloc(n);
+        char *url, *std;
+        size_t url_len, std_len, j = 0;
+        int same = 1;
+
+        for (i = 0; i < n; i++)
+            data[i] = next_byte();
+        round_trip(&codecs[URL], data, n, &url, &url_len);
+        round_trip(&codecs[STD], data, n, &std, &std_len);
+
+        /* The two encodings must be one text in two spellings, padding aside. */
+        for (i = 0; i < std_len && std[i] != '='; i++) {
+            char want = std[i] == '+' ? '-' : std[i] == '/' ? '_' : std[i];
+            if (j >= url_len || url[j++] != want)
+                same = 0;
+        }
+        CHECKF(same && j == url_len && std_len - i <= 2u, "n=%lu", (unsigned long)n);
+
+        free(std);
+        free(url);
+        free(data);
+    }
+}
+
+struct refusal {
+    enum alphabet alpha;
+    const char *text;
+    size_t len;
+    ptrdiff_t code;
+    size_t offset;
+};
+
+static const struct refusal refusals[] = {
+    /* '=' is not in the base64url alphabet at all, so padding is a bad character. */
+    {URL, T("QQ=="), HEM_E_CHAR, 2},
+    {URL, T("QUJD="), HEM_E_CHAR, 4},
+    {URL, T("===="), HEM_E_CHAR, 0},
+    {URL, T("Q+"), HEM_E_CHAR, 1},
+    {URL, T("Q/"), HEM_E_CHAR, 1},
+    {URL, T("QUJD+A"), HEM_E_CHAR, 4},
+    {URL, T("QUJDRUZ/"), HEM_E_CHAR, 7},
+    {URL, T("a b"), HEM_E_CHAR, 1},
+    {URL, T("QQ\n"), HEM_E_CHAR, 2},
+    {URL, T("QUJD\tA"), HEM_E_CHAR, 4},
+    {URL, T("\x80" "AA"), HEM_E_CHAR, 0},
+    {URL, T("QUJ\xff"), HEM_E_CHAR, 3},
+    {URL, T("AAA\0"), HEM_E_CHAR, 3},
+    {STD, T("Q-=="), HEM_E_CHAR, 1},
+    {STD, T("_w=="), HEM_E_CHAR, 0},
+    {STD, T("Q Q="), HEM_E_CHAR, 1},
+    {STD, T("Q\n=="), HEM_E_CHAR, 1},
+    {STD, T("QUJD\r\nQQ=="), HEM_E_CHAR, 4},
+    {STD, T("\x80QQ="), HEM_E_CHAR, 0},
+    {STD, T("QUJ\xc3\xa9Q=="), HEM_E_CHAR, 3},
+
+    /* Only the trailing run of '=' is padding; one anywhere else is a bad character. */
+    {STD, T("Q=Q="), HEM_E_CHAR, 1},
+    {STD, T("QQ=A"), HEM_E_CHAR, 2},
+    {STD, T("=QQQ"), HEM_E_CHAR, 0},
+    {STD, T("Q===Q==="), HEM_E_CHAR, 1},
+
+    /* Length. */
+    {URL, T("Q"), HEM_E_LENGTH, 1},
+    {URL, T("QUJDR"), HEM_E_LENGTH, 5},
+    {URL, T("QUJDRUZHS"), HEM_E_LENGTH, 9},
+    {STD, T("QQ"), HEM_E_LENGTH, 2},
+    {STD, T("QQ="), HEM_E_LENGTH, 3},
+    {STD, T("QUJ"), HEM_E_LENGTH, 3},
+    {STD, T("QUJDR"), HEM_E_LENGTH, 5},
+    {STD, T("QUJDRA="), HEM_E_LENGTH, 7},
+    {STD, T("="), HEM_E_LENGTH, 1},
+    {STD, T("=="), HEM_E_LENGTH, 2},
+    {STD, T("QUJD="), HEM_E_LENGTH, 5},
+    {STD, T("QUJD=="), HEM_E_LENGTH, 6},
+
+    /* More than two '=': the offset is the third one, wherever the data ends. */
+    {STD, T("QQ==="), HEM_E_PADDING, 4},
+    {STD, T("QQ===="), HEM_E_PADDING, 4},
+    {STD, T("A==="), HEM_E_PADDING, 3},
+    {STD, T("QUJDR==="), HEM_E_PADDING, 7},
+    {STD, T("QUJD==="), HEM_E_PADDING, 6},
+    {STD, T("==="), HEM_E_PADDING, 2},
+    {STD, T("===="), HEM_E_PADDING, 2},
+
+    /* Non-zero unused bits in the last data character. */
+    {URL, T("QR"), HEM_E_TRAILING, 1},
+    {URL, T("Zh"), HEM_E_TRAILING, 1},
+    {URL, T("QUJ"), HEM_E_TRAILING, 2},
+    {URL, T("Zm9"), HEM_E_TRAILING, 2},
+    {URL, T("QUJDRB"), HEM_E_TRAILING, 5},
+    {STD, T("QR=="), HEM_E_TRAILING, 1},
+    {STD, T("Zh=="), HEM_E_TRAILING, 1},
+    {STD, T("QUK="), HEM_E_TRAILING, 2},
+    {STD, T("Zm9="), HEM_E_TRAILING, 2},
+    {STD, T("QUJDRB=="), HEM_E_TRAILING, 5},
+
+    /* Precedence: a bad character anywhere beats every later rule. */
+    {URL, T("QUJD+"), HEM_E_CHAR, 4},      /* over length (5 mod 4 == 1) */
+    {URL, T("+UJDR"), HEM_E_CHAR, 0},      /* over length, bad character first */
+    {URL, T("QR="), HEM_E_CHAR, 2},        /* over trailing bits at 1 */
+    {URL, T("QR\x80"), HEM_E_CHAR, 2},     /* over trailing bits at 1 */
+    {STD, T("QU-"), HEM_E_CHAR, 2},        /* over length */
+    {STD, T("Q-==="), HEM_E_CHAR, 1},      /* over padding */
+    {STD, T("QUJD\x80==="), HEM_E_CHAR, 4}, /* over padding */
+    {STD, T("QR=A"), HEM_E_CHAR, 2},       /* over trailing bits at 1 */
+    {STD, T("Q-R=="), HEM_E_CHAR, 1},      /* over length and trailing bits */
+    /* ...padding beats length, and length beats trailing bits. */
+    {STD, T("QR==="), HEM_E_PADDING, 4},
+    {STD, T("AAAAA==="), HEM_E_PADDING, 7},
+    {STD, T("QR="), HEM_E_LENGTH, 3},
+    {STD, T("QR"), HEM_E_LENGTH, 2},
+};
+
+static void test_refusals(void)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+        const struct refusal *r = &refusals[i];
+        expect_refused(&codecs[r->alpha], r->text, r->len, r->code, r->offset);
+    }
+}
+
+static void test_empty_input(void)
+{
+    unsigned char out[1] = {0x5A};
+    char text[1] = {'Q'};
+    size_t off = NO_OFFSET;
+
+    CHECK(hem_b64url_decode(text, 0, out, 0, &off) == 0);
+    CHECK(hem_b64_decode(text, 0, out, 0, &off) == 0);
+    CHECK(hem_b64url_decode(text, 0, out, 0, NULL) == 0);
+    CHECK(hem_b64_decode(text, 0, out, 0, NULL) == 0);
+    CHECK(off == NO_OFFSET && out[0] == 0x5A);
+    CHECK(hem_b64url_encode(out, 0, text, 0) == 0);
+    CHECK(hem_b64_encode(out, 0, text, 0) == 0);
+    CHECK(text[0] == 'Q');
+}
+
+/* Every byte value in the middle of a full group: accepted exactly when it is one of the
+ * alphabet's 64 characters. For base64 this includes '=', which is only padding at the end. */
+static void test_every_byte(void)
+{
+    unsigned int b;
+    int a;
+
+    for (a = URL; a <= STD; a++) {
+        const struct codec *c = &codecs[a];
+        for (b = 0; b < 256; b++) {
+            char text[4] = {'A', 0, 'A', 'A'};
+            const char *hit = memchr(c->alphabet, (int)b, 64);
+            unsigned char want[3];
+
+            text[1] = (char)b;
+            if (hit) {
+                unsigned long v = (unsigned long)(hit - c->alphabet) << 12;
+                want[0] = (unsigned char)(v >> 16);
+                want[1] = (unsigned char)(v >> 8);
+                want[2] = (unsigned char)v;
+                expect_decoded(c, text, 4, want, 3);
+            } else {
+                expect_refused(c, text, 4, HEM_E_CHAR, 1);
+            }
+        }
+    }
+}
+
+/* The first bad character is the one reported, wherever it sits in a long input. */
+static void test_bad_character_positions(void)
+{
+    static const char bad[] = {'.', ' ', '\0', '\x80', '\xff', '*'};
+    char text[64], probe[64];
+    size_t i, k;
+    int a;
+
+    for (i = 0; i < sizeof text; i++)
+        text[i] = (char)("QUJDRUZH"[i % 8u]);
+    for (a = URL; a <= STD; a++) {
+        const struct codec *c = &codecs[a];
+        for (k = 0; k < sizeof bad; k++) {
+            for (i = 0; i < sizeof text; i++) {
+                memcpy(probe, text, sizeof probe);
+                probe[i] = bad[k];
+                expect_refused(c, probe, sizeof probe, HEM_E_CHAR, i);
+                if (i + 3u < sizeof probe) {
+                    probe[i + 3u] = a == URL ? '+' : '-'; /* a second, later refusal */
+                    expect_refused(c, probe, sizeof probe, HEM_E_CHAR, i);
+                }
+            }
+        }
+    }
+}
+
+/* For each of the 64 possible last characters after 1 or 2 data characters (plus an
+ * optional full group before them), the refusal is exactly the non-zero unused bits. */
+static void test_trailing_bits(void)
+{
+    static const char *const prefixes[] = {"", "QUJD"};
+    static const unsigned char mask[4] = {0, 0, 0x0F, 0x03};
+    size_t p, tail, v;
+    int a;
+
+    for (a = URL; a <= STD; a++) {
+        const struct codec *c = &codecs[a];
+        for (p = 0; p < 2; p++) {
+            for (tail = 2; tail <= 3; tail++) {
+                for (v = 0; v < 64; v++) {
+                    char text[16];
+                    size_t pre = strlen(prefixes[p]), len = pre + tail;
+                    memcpy(text, prefixes[p], pre);
+                    text[pre] = 'Q';
+                    text[pre + 1u] = 'U';
+                    text[len - 1u] = c->alphabet[v];
+                    if (a == STD) {
+                        while (len % 4u)
+                            text[len++] = '=';
+                    }
+                    if (v & mask[tail]) {
+                        expect_refused(c, text, len, HEM_E_TRAILING, pre + tail - 1u);
+                    } else {
+                        unsigned char *out;
+                        size_t off;
+                        ptrdiff_t r = run_decode(c, text, len, &out, &off);
+                        CHECKF(r == (ptrdiff_t)(pre / 4u * 3u + tail - 1u), "%s \"%s\"",
+                               c->name, show(text, len));
+                        free(out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void test_space(void)
+{
+    static const unsigned char data[4] = {'A', 'B', 'C', 'D'};
+    unsigned char out[8];
+    char text[16];
+    size_t off = NO_OFFSET;
+    const size_t too_long = (size_t)PTRDIFF_MAX / 4u + 1u;
+
+    CHECK(hem_b64url_encode(data, 4, text, 5) == HEM_E_SPACE);
+    CHECK(hem_b64url_encode(data, 4, text, 6) == 6);
+    CHECK(hem_b64_encode(data, 4, text, 7) == HEM_E_SPACE);
+    CHECK(hem_b64_encode(data, 4, text, 8) == 8);
+    CHECK(hem_b64url_encode(data, 1, text, 0) == HEM_E_SPACE);
+    CHECK(hem_b64_encode(data, 1, text, 3) == HEM_E_SPACE);
+
+    CHECK(hem_b64url_decode("QUJDRA", 6, out, 3, &off) == HEM_E_SPACE);
+    CHECK(hem_b64url_decode("QUJDRA", 6, out, 4, &off) == 4);
+    CHECK(hem_b64_decode("QUJDRA==", 8, out, 5, &off) == HEM_E_SPACE);
+    CHECK(hem_b64_decode("QUJDRA==", 8, out, 6, &off) == 4);
+    CHECK(hem_b64url_decode("QQ", 2, out, 0, NULL) == HEM_E_SPACE);
+    CHECK(off == NO_OFFSET);
+
+    /* A caller error is reported before anything about the input. */
+    CHECK(hem_b64url_decode("QQ==", 4, out, 2, &off) == HEM_E_SPACE);
+    CHECK(hem_b64_decode("QQ===", 5, out, 2, &off) == HEM_E_SPACE);
+    CHECK(hem_b64_decode("Q=Q=", 4, out, 0, &off) == HEM_E_SPACE);
+
+    /* Past the documented input limit the answer comes from the length alone, before any
+     * byte is read, so a short buffer with an overstated length is safe to pass here. */
+    CHECK(hem_b64url_encode(data, too_long, text, (size_t)-1) == HEM_E_SPACE);
+    CHECK(hem_b64_encode(data, too_long, text, (size_t)-1) == HEM_E_SPACE);
+    CHECK(hem_b64url_decode("QUJD", too_long, out, (size_t)-1, &off) == HEM_E_SPACE);
+    CHECK(hem_b64_decode("QUJD", too_long, out, (size_t)-1, &off) == HEM_E_SPACE);
+}
+
+static void test_ct_equal(void)
+{
+    unsigned char a[32], b[32];
+    size_t i;
+    int bit;
+
+    for (i = 0; i < sizeof a; i++)
+        a[i] = b[i] = next_byte();
+
+    CHECK(hem_ct_equal(a, b, sizeof a) == 1);
+    CHECK(hem_ct_equal(a, a, sizeof a) == 1);
+    CHECK(hem_ct_equal(a, b, 0) == 1);
+    CHECK(hem_ct_equal("x", "y", 0) == 1);
+
+    b[0] ^= 0xFF;
+    CHECK(hem_ct_equal(a, b, sizeof a) == 0);
+    CHECK(hem_ct_equal(a + 1, b + 1, sizeof a - 1u) == 1);
+    b[0] ^= 0xFF;
+    b[31] ^= 0x01;
+    CHECK(hem_ct_equal(a, b, sizeof a) == 0);
+    CHECK(hem_ct_equal(a, b, sizeof a - 1u) == 1);
+    b[31] ^= 0x01;
+
+    /* Each single-bit difference, so no bit of the accumulated difference is lost. */
+    for (i = 0; i < sizeof a; i++) {
+        for (bit = 0; bit < 8; bit++) {
+            b[i] ^= (unsigned char)(1u << bit);
+            CHECKF(hem_ct_equal(a, b, sizeof a) == 0, "byte %lu bit %d", (unsigned long)i, bit);
+            b[i] ^= (unsigned char)(1u << bit);
+        }
+    }
+    CHECK(hem_ct_equal(a, b, sizeof a) == 1);
+
+    memset(a, 0x00, sizeof a);
+    memset(b, 0xFF, sizeof b);
+    CHECK(hem_ct_equal(a, b, sizeof a) == 0);
+    CHECK(hem_ct_equal(b, b, sizeof b) == 1);
+}
+
+int main(void)
+{
+    test_sizes();
+    test_rfc4648_vectors();
+    test_alphabet_difference();
+    test_round_trips();
+    test_refusals();
+    test_empty_input();
+    test_every_byte();
+    test_bad_character_positions();
+    test_trailing_bits();
+    test_space();
+    test_ct_equal();
+
+    printf("%lu passed, %lu failed\n", n_passed, n_failed);
+    return n_failed ? 1 : 0;
+}

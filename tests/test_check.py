@@ -20,8 +20,8 @@ from hemproto.errors import (
     MalformedToken,
 )
 
-from ._tamper import every_single_change
-from .test_jws import forge
+from _tamper import every_single_change
+from _tokens import forge
 
 CLAIM_NAMES = ["jti", "iss", "qid", "aud", "fws", "bls", "uis", "csn"]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -17,25 +16,12 @@ import hemproto
 from hemproto import _codec, jws
 from hemproto.errors import BadSignature, HemProtoError, InvalidKey, MalformedToken
 
-from ._tamper import every_single_change
+from _tamper import every_single_change
+from _tokens import b64url, forge
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
 CLAIMS = {"jti": "kIA3YrCAbi1vCU1h8ypn2Kts1QSDOQUKNsaUIgWoSr0=", "n": 1, "s": "x"}
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def forge(header: Any, payload: Any, key: bytes = KEY, *, raw: bool = False) -> str:
-    """A token with the given header and payload (JSON values, or raw text if raw=True),
-    correctly MACed with ``key``: so only the rule under test can refuse it."""
-    header_text = header if raw else json.dumps(header, separators=(",", ":"))
-    payload_text = payload if raw else json.dumps(payload, separators=(",", ":"))
-    signing_input = f"{b64url(header_text.encode())}.{b64url(payload_text.encode())}"
-    mac = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64url(mac)}"
 
 
 GOOD_HEADER = {"ecdh": "x25519", "typ": "JWT", "alg": "HS256"}

@@ -1,0 +1,104 @@
+"""Packaging: the wheel carries the compiled codec, the sdist carries csrc/, and a machine
+without a C compiler still installs (unless HEMPROTO_REQUIRE_C=1 says it must not)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (REPO / "setup.py").exists(), reason="needs the source tree"),
+]
+IGNORE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.so", "*.o", "*.a",
+    ".hypothesis", ".benchmarks", ".pytest_cache", ".mypy_cache", ".ruff_cache",
+)
+
+
+@pytest.fixture()
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # A fresh copy per build: setuptools keeps objects in build/, which would hide a
+    # compiler that fails.
+    tree = tmp_path_factory.mktemp("src") / "hemproto"
+    shutil.copytree(REPO, tree, ignore=IGNORE)
+    return tree
+
+
+def build_wheel(source: Path, out: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HEMPROTO_")}
+    environment.update(env)
+    # No build isolation: the build uses this environment's setuptools and cffi, offline.
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--no-index", "-w", str(out), str(source)],
+        env=environment, capture_output=True, text=True, timeout=600, check=False,
+    )
+
+
+def wheel_names(out: Path) -> list[str]:
+    (wheel,) = out.glob("hemproto-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.namelist()
+
+
+def test_wheel_contains_the_compiled_codec(source: Path, tmp_path: Path) -> None:
+    result = build_wheel(source, tmp_path, HEMPROTO_REQUIRE_C="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = wheel_names(tmp_path)
+    assert any(n.startswith("hemproto/_hemcodec") and n.endswith(".so") for n in names), names
+    assert "hemproto/py.typed" in names
+
+
+def test_without_a_compiler_the_install_falls_back(source: Path, tmp_path: Path) -> None:
+    result = build_wheel(source, tmp_path / "wheel", CC="false")
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = wheel_names(tmp_path / "wheel")
+    assert not any(n.startswith("hemproto/_hemcodec") for n in names), names
+
+    target = tmp_path / "site"
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(target)
+    probe = "import hemproto; print(hemproto.codec_backend())"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEMPROTO_")}
+    env["PYTHONPATH"] = str(target)
+    ran = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "python"
+    env["HEMPROTO_REQUIRE_C"] = "1"
+    required = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60, check=False)
+    assert required.returncode != 0
+    assert "HEMPROTO_REQUIRE_C=1" in required.stderr
+
+
+def test_require_c_makes_a_failed_compile_fail_the_build(source: Path, tmp_path: Path) -> None:
+    result = build_wheel(source, tmp_path, CC="false", HEMPROTO_REQUIRE_C="1")
+    assert result.returncode != 0
+    assert not list(tmp_path.glob("*.whl"))
+
+
+def test_sdist_contains_the_c_sources(source: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(tmp_path),
+         str(source)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    (sdist,) = tmp_path.glob("hemproto-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    for required in ("csrc/hemcodec.c", "csrc/hemcodec.h", "csrc/build_codec.py",
+                     "csrc/Makefile", "setup.py", "pyproject.toml", "hemproto/py.typed"):
+        assert required in names, required
+    assert not any(name.endswith(".so") for name in names)

@@ -8,8 +8,9 @@ Both backends export the same five functions with identical behaviour.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 from . import _pycodec
 from ._pycodec import BytesLike, as_ascii, as_bytes, encoding_error

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "JsonRefused", "dumps_compact", "loads_object"]
 
@@ -68,12 +69,12 @@ def _check_depth(text: str) -> None:
         return
     depth = 0
     for match in _STRING_OR_BRACKET.finditer(text):
-        token = match.group()
-        if token in "[{":
+        lexeme = match.group()
+        if lexeme in "[{":
             depth += 1
             if depth > MAX_DEPTH:
                 raise JsonRefused(f"nesting deeper than {MAX_DEPTH} at offset {match.start()}")
-        elif token in "]}":
+        elif lexeme in "]}":
             depth -= 1
 
 

@@ -23,11 +23,11 @@ from typing import Union
 from .errors import EncodingError
 
 __all__ = [
-    "BytesLike",
     "ERR_CHAR",
     "ERR_LENGTH",
     "ERR_PADDING",
     "ERR_TRAILING",
+    "BytesLike",
     "as_ascii",
     "as_bytes",
     "b64_decode",
@@ -38,7 +38,7 @@ __all__ = [
     "encoding_error",
 ]
 
-BytesLike = Union[bytes, bytearray, memoryview]
+BytesLike = Union[bytes, bytearray, memoryview]  # noqa: UP007 (a runtime alias)
 
 # Return codes shared with csrc/hemcodec.h.
 ERR_CHAR = -1

@@ -31,6 +31,7 @@ __all__ = [
 
 MAX_BODY_LENGTH = 16384
 
+
 @dataclass(frozen=True, slots=True)
 class ClaimSpec:
     """One binary claim: its name, decoded size, whether it may be absent, and meaning."""
@@ -97,7 +98,8 @@ def claim_bytes(claims: Mapping[str, Any], spec: ClaimSpec) -> bytes | None:
     try:
         raw = _codec.b64_decode(value)
     except EncodingError as exc:
-        raise ClaimError(f"claim {spec.name!r}: {exc}", claim=spec.name, offset=exc.offset) from None
+        message = f"claim {spec.name!r}: {exc}"
+        raise ClaimError(message, claim=spec.name, offset=exc.offset) from None
     if len(raw) != spec.size:
         raise ClaimError(
             f"claim {spec.name!r} must be {spec.size} bytes, got {len(raw)}", claim=spec.name

@@ -81,7 +81,10 @@ def _print_description(description: dict[str, Any], out: TextIO) -> None:
     out.write(f"kind: {description['kind']}\n")
     out.write(f"header: {json.dumps(description['header'])}\n")
     for name, entry in description["claims"].items():
-        detail = f"{entry['size']} bytes  {entry['hex']}" if "hex" in entry else repr(entry["value"])
+        if "hex" in entry:
+            detail = f"{entry['size']} bytes  {entry['hex']}"
+        else:
+            detail = repr(entry["value"])
         out.write(f"  {name:<4} {detail}\n")
         if "meaning" in entry:
             out.write(f"       {entry['meaning']}\n")

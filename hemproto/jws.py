@@ -113,7 +113,7 @@ def decode_ejwt(token: str | BytesLike) -> DecodedToken:
         raise MalformedToken(f"token must have 3 segments separated by '.', found {len(parts)}")
     header_text, payload_text, signature_text = parts
     starts = (0, len(header_text) + 1, len(header_text) + len(payload_text) + 2)
-    for segment, part, start in zip(_SEGMENTS, parts, starts):
+    for segment, part, start in zip(_SEGMENTS, parts, starts, strict=True):
         if not part:
             raise MalformedToken(f"{segment} segment is empty", segment=segment, offset=start)
     signature = _decode_segment(signature_text, starts[2], "signature")

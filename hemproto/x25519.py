@@ -71,7 +71,9 @@ def x25519_public(private: bytes) -> bytes:
     return X25519PrivateKey.from_private_bytes(raw).public_key().public_bytes_raw()
 
 
-def x25519_shared(private: bytes, peer_public: bytes, *, backend: Backend = "cryptography") -> bytes:
+def x25519_shared(
+    private: bytes, peer_public: bytes, *, backend: Backend = "cryptography"
+) -> bytes:
     """Return X25519(private, peer_public), the raw 32-byte shared secret.
 
     ``backend`` is ``"cryptography"`` (OpenSSL) or ``"nacl"`` (libsodium); both give the
@@ -119,5 +121,5 @@ class KeyPair:
     def __repr__(self) -> str:
         return f"KeyPair(public={self.public.hex()})"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("KeyPair holds a private key and is not picklable")

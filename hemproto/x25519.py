@@ -12,7 +12,7 @@ import nacl.bindings
 import nacl.exceptions
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from ._pycodec import as_bytes
+from ._pycodec import BytesLike, as_bytes
 from .errors import InvalidKey, KeyAgreementError
 
 __all__ = ["KEY_SIZE", "KeyPair", "x25519_keypair", "x25519_public", "x25519_shared"]
@@ -65,14 +65,14 @@ def x25519_keypair() -> tuple[bytes, bytes]:
     return pair.private_bytes(), pair.public
 
 
-def x25519_public(private: bytes) -> bytes:
+def x25519_public(private: BytesLike) -> bytes:
     """Return the public key (u-coordinate) of a 32-byte private key."""
     raw = _key_bytes(private, "private key")
     return X25519PrivateKey.from_private_bytes(raw).public_key().public_bytes_raw()
 
 
 def x25519_shared(
-    private: bytes, peer_public: bytes, *, backend: Backend = "cryptography"
+    private: BytesLike, peer_public: BytesLike, *, backend: Backend = "cryptography"
 ) -> bytes:
     """Return X25519(private, peer_public), the raw 32-byte shared secret.
 
@@ -99,7 +99,7 @@ class KeyPair:
 
     __slots__ = ("_key", "public")
 
-    def __init__(self, private: bytes | bytearray | memoryview) -> None:
+    def __init__(self, private: BytesLike) -> None:
         self._key = X25519PrivateKey.from_private_bytes(_key_bytes(private, "private key"))
         self.public: bytes = self._key.public_key().public_bytes_raw()
 
@@ -112,7 +112,7 @@ class KeyPair:
         """The raw 32-byte private key (handle with care: it is the secret)."""
         return self._key.private_bytes_raw()
 
-    def shared(self, peer_public: bytes) -> bytes:
+    def shared(self, peer_public: BytesLike) -> bytes:
         """X25519 with ``peer_public``; a small-order peer raises KeyAgreementError."""
         return _checked_secret(
             _cryptography_shared(self._key, _key_bytes(peer_public, "peer public key"))

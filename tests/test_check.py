@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from _tamper import every_single_change
+from _tokens import forge
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,9 +21,6 @@ from hemproto.errors import (
     KeyAgreementError,
     MalformedToken,
 )
-
-from _tamper import every_single_change
-from _tokens import forge
 
 CLAIM_NAMES = ["jti", "iss", "qid", "aud", "fws", "bls", "uis", "csn"]
 
@@ -328,7 +327,9 @@ def test_private_key_never_appears_in_errors_or_reprs(make_check: Any, backend_k
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.one_of(st.text(max_size=300), st.binary(max_size=300), st.dictionaries(st.text(), st.text())))
+@given(
+    st.one_of(st.text(max_size=300), st.binary(max_size=300), st.dictionaries(st.text(), st.text()))
+)
 def test_arbitrary_input_parses_or_raises_our_error(data: Any) -> None:
     try:
         hemproto.parse_check(data)
@@ -343,8 +344,12 @@ def test_arbitrary_input_parses_or_raises_our_error(data: Any) -> None:
 def test_claim_values_of_any_type_raise_claim_error(seed: dict[str, Any], data: Any) -> None:
     name = data.draw(st.sampled_from(CLAIM_NAMES))
     value = data.draw(
-        st.one_of(st.integers(-(2**53) + 1, 2**53 - 1), st.text(max_size=100), st.booleans(),
-                  st.lists(st.integers(0, 9), max_size=3))
+        st.one_of(
+            st.integers(-(2**53) + 1, 2**53 - 1),
+            st.text(max_size=100),
+            st.booleans(),
+            st.lists(st.integers(0, 9), max_size=3),
+        )
     )
     payload = seed_payload(seed)
     payload[name] = value

@@ -84,7 +84,7 @@ def test_keygen_then_verify(tmp_path: Path, make_check: Any, backend_key: Any) -
         (("inspect", ""), 2),
         (("verify", "a.b.c"), 2),
         (("verify", "a.b.c", "--key", "missing.key"), 2),
-        (("inspect", "{\"check\": 1}"), 1),
+        (("inspect", '{"check": 1}'), 1),
     ],
 )
 def test_usage_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], code: int) -> None:

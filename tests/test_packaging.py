@@ -19,8 +19,20 @@ pytestmark = [
     pytest.mark.skipif(not (REPO / "setup.py").exists(), reason="needs the source tree"),
 ]
 IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.so", "*.o", "*.a",
-    ".hypothesis", ".benchmarks", ".pytest_cache", ".mypy_cache", ".ruff_cache",
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    "*.so",
+    "*.o",
+    "*.a",
+    ".hypothesis",
+    ".benchmarks",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
 )
 
 
@@ -38,9 +50,23 @@ def build_wheel(source: Path, out: Path, **env: str) -> subprocess.CompletedProc
     environment.update(env)
     # No build isolation: the build uses this environment's setuptools and cffi, offline.
     return subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--no-index", "-w", str(out), str(source)],
-        env=environment, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(out),
+            str(source),
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
 
 
@@ -71,13 +97,27 @@ def test_without_a_compiler_the_install_falls_back(source: Path, tmp_path: Path)
     probe = "import hemproto; print(hemproto.codec_backend())"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEMPROTO_")}
     env["PYTHONPATH"] = str(target)
-    ran = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=60, check=False)
+    ran = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "python"
     env["HEMPROTO_REQUIRE_C"] = "1"
-    required = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=60, check=False)
+    required = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert required.returncode != 0
     assert "HEMPROTO_REQUIRE_C=1" in required.stderr
 
@@ -90,15 +130,33 @@ def test_require_c_makes_a_failed_compile_fail_the_build(source: Path, tmp_path:
 
 def test_sdist_contains_the_c_sources(source: Path, tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(tmp_path),
-         str(source)],
-        capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--sdist",
+            "--no-isolation",
+            "--outdir",
+            str(tmp_path),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     (sdist,) = tmp_path.glob("hemproto-*.tar.gz")
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    for required in ("csrc/hemcodec.c", "csrc/hemcodec.h", "csrc/build_codec.py",
-                     "csrc/Makefile", "setup.py", "pyproject.toml", "hemproto/py.typed"):
+    for required in (
+        "csrc/hemcodec.c",
+        "csrc/hemcodec.h",
+        "csrc/build_codec.py",
+        "csrc/Makefile",
+        "setup.py",
+        "pyproject.toml",
+        "hemproto/py.typed",
+    ):
         assert required in names, required
     assert not any(name.endswith(".so") for name in names)

@@ -6,7 +6,19 @@ The public API in one place; each name lives in the module that owns its concern
 from __future__ import annotations
 
 from ._codec import b64_decode, b64_encode, b64url_decode, b64url_encode, codec_backend, ct_equal
-from .claims import CHECK_CLAIMS, CheckChallenge, parse_check, sign_check, verify_check
+from .claims import (
+    ACTIONS,
+    CHECK_CLAIMS,
+    CHECKED_CLAIMS,
+    CheckChallenge,
+    CheckedReply,
+    parse_check,
+    parse_checked,
+    sign_check,
+    sign_checked,
+    verify_check,
+    verify_checked,
+)
 from .errors import (
     BadSignature,
     ClaimError,
@@ -15,6 +27,8 @@ from .errors import (
     InvalidKey,
     KeyAgreementError,
     MalformedToken,
+    RelayError,
+    ReplayedNonce,
 )
 from .jws import DEFAULT_HEADER, MAX_TOKEN_LENGTH, DecodedToken, decode_ejwt, sign_ejwt, verify_ejwt
 from .x25519 import KeyPair, x25519_keypair, x25519_public, x25519_shared
@@ -22,11 +36,14 @@ from .x25519 import KeyPair, x25519_keypair, x25519_public, x25519_shared
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACTIONS",
+    "CHECKED_CLAIMS",
     "CHECK_CLAIMS",
     "DEFAULT_HEADER",
     "MAX_TOKEN_LENGTH",
     "BadSignature",
     "CheckChallenge",
+    "CheckedReply",
     "ClaimError",
     "DecodedToken",
     "EncodingError",
@@ -35,6 +52,8 @@ __all__ = [
     "KeyAgreementError",
     "KeyPair",
     "MalformedToken",
+    "RelayError",
+    "ReplayedNonce",
     "__version__",
     "b64_decode",
     "b64_encode",
@@ -44,9 +63,12 @@ __all__ = [
     "ct_equal",
     "decode_ejwt",
     "parse_check",
+    "parse_checked",
     "sign_check",
+    "sign_checked",
     "sign_ejwt",
     "verify_check",
+    "verify_checked",
     "verify_ejwt",
     "x25519_keypair",
     "x25519_public",

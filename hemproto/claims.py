@@ -1,7 +1,8 @@
-"""The device's ``check`` challenge: its claims as typed bytes, parsing, verifying, signing.
+"""The two messages of the check-in: the device's ``check`` and the backend's ``checked``.
 
-It owns claim names, sizes and the body envelope ``{"check": token}``; token structure
-and MAC rules belong to jws. Parsing never trusts the MAC; only verify_check does.
+It owns claim names, types, sizes and the body envelopes (``{"check": token}``,
+``{"checked": token}``); token structure and MAC rules belong to jws. Parsing never trusts
+the MAC; only the verify_* functions do. Neither message can pass as the other.
 """
 
 from __future__ import annotations
@@ -19,27 +20,43 @@ from .jws import DecodedToken, check_mac, decode_ejwt, sign_ejwt
 from .x25519 import KeyPair
 
 __all__ = [
+    "ACTIONS",
+    "ACTION_MEANINGS",
+    "CHECKED_CLAIMS",
     "CHECK_CLAIMS",
     "MAX_BODY_LENGTH",
+    "MAX_CERTIFICATE_SIZE",
     "CheckChallenge",
+    "CheckedReply",
     "ClaimSpec",
     "parse_check",
+    "parse_checked",
     "sign_check",
+    "sign_checked",
     "unwrap_body",
     "verify_check",
+    "verify_checked",
 ]
 
 MAX_BODY_LENGTH = 16384
 
 
+# A certificate rides base64 inside base64url inside a body capped at 7300 bytes.
+MAX_CERTIFICATE_SIZE = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimSpec:
-    """One binary claim: its name, decoded size, whether it may be absent, and meaning."""
+    """One binary claim: its name, decoded size, whether it may be absent, and meaning.
+
+    ``size`` is exact; ``max_size`` is set instead for a variable-length claim (1..max).
+    """
 
     name: str
-    size: int
+    size: int | None
     optional: bool
     meaning: str
+    max_size: int | None = None
 
 
 CHECK_CLAIMS: tuple[ClaimSpec, ...] = (
@@ -100,18 +117,47 @@ def claim_bytes(claims: Mapping[str, Any], spec: ClaimSpec) -> bytes | None:
     except EncodingError as exc:
         message = f"claim {spec.name!r}: {exc}"
         raise ClaimError(message, claim=spec.name, offset=exc.offset) from None
-    if len(raw) != spec.size:
-        raise ClaimError(
-            f"claim {spec.name!r} must be {spec.size} bytes, got {len(raw)}", claim=spec.name
-        )
+    _check_length(spec, len(raw))
     return raw
 
 
-def _check_size(name: str, value: object, size: int, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if type(value) is not bytes or len(value) != size:
-        raise ClaimError(f"{name} must be {size} bytes", claim=name)
+def _check_length(spec: ClaimSpec, length: int) -> None:
+    if spec.size is not None and length != spec.size:
+        raise ClaimError(
+            f"claim {spec.name!r} must be {spec.size} bytes, got {length}", claim=spec.name
+        )
+    if spec.max_size is not None and not 1 <= length <= spec.max_size:
+        raise ClaimError(
+            f"claim {spec.name!r} must be 1 to {spec.max_size} bytes, got {length}",
+            claim=spec.name,
+        )
+
+
+def _check_fields(message: object, specs: tuple[ClaimSpec, ...]) -> None:
+    """Validate the binary fields of a message object at construction."""
+    for spec in specs:
+        value = getattr(message, spec.name)
+        if value is None and spec.optional:
+            continue
+        if type(value) is not bytes:
+            raise ClaimError(f"{spec.name} must be bytes", claim=spec.name)
+        _check_length(spec, len(value))
+
+
+def _check_extra(extra: Mapping[str, Any], names: frozenset[str]) -> None:
+    clash = names.intersection(extra)
+    if clash:
+        raise ClaimError(f"extra claims shadow {sorted(clash)}", claim=min(clash))
+
+
+def _wire(message: object, specs: tuple[ClaimSpec, ...]) -> dict[str, Any]:
+    """Binary fields as canonical standard base64, in spec order, absent ones left out."""
+    wire: dict[str, Any] = {}
+    for spec in specs:
+        value = getattr(message, spec.name)
+        if value is not None:
+            wire[spec.name] = _codec.b64_encode(value)
+    return wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,19 +181,14 @@ class CheckChallenge:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for spec in CHECK_CLAIMS:
-            _check_size(spec.name, getattr(self, spec.name), spec.size, spec.optional)
-        clash = _CHECK_NAMES.intersection(self.extra)
-        if clash:
-            raise ClaimError(f"extra claims shadow {sorted(clash)}", claim=min(clash))
+        _check_fields(self, CHECK_CLAIMS)
+        if self.iss == self.aud:
+            raise ClaimError("check issuer equals its audience", claim="iss")
+        _check_extra(self.extra, _CHECK_NAMES)
 
     def to_dict(self) -> dict[str, Any]:
         """The claims as they travel: canonical standard base64, device order, extras last."""
-        wire: dict[str, Any] = {}
-        for spec in CHECK_CLAIMS:
-            value = getattr(self, spec.name)
-            if value is not None:
-                wire[spec.name] = _codec.b64_encode(value)
+        wire = _wire(self, CHECK_CLAIMS)
         wire.update(self.extra)
         return wire
 
@@ -215,3 +256,149 @@ def sign_check(
         extra=dict(extra or {}),
     )
     return sign_ejwt(challenge.to_dict(), pair.shared(challenge.aud))
+
+
+# --- the backend's reply ---------------------------------------------------------------------
+
+ACTIONS = ("OK", "L", "W", "R", "B", "U")
+ACTION_MEANINGS = {
+    "OK": "nothing to do",
+    "L": "lock: erase the user key",
+    "W": "full wipe and reboot",
+    "R": "report",
+    "B": "soft-brick: stop the web servers",
+    "U": "force an upgrade",
+}
+CHECKED_CLAIMS: tuple[ClaimSpec, ...] = (
+    ClaimSpec("jti", 32, False, "the check's nonce, echoed: binds the reply to one challenge"),
+    ClaimSpec("iss", 32, False, "backend X25519 public key (the trusted issuer)"),
+    ClaimSpec("aud", 32, False, "the check's iss (device session key), echoed"),
+    ClaimSpec("crt", None, True, "DER certificate pushed to the device", MAX_CERTIFICATE_SIZE),
+    ClaimSpec("newfws", 64, True, "signature of the newer firmware release"),
+    ClaimSpec("newuis", 32, True, "hash of the newer dashboard release"),
+)
+_CHECKED_NAMES = frozenset(spec.name for spec in CHECKED_CLAIMS) | {"iat", "act"}
+_MAX_IAT = 2**53 - 1
+
+
+def _check_iat(value: object) -> int:
+    if type(value) is not int:
+        raise ClaimError(f"claim 'iat' must be an integer, got {type(value).__name__}", claim="iat")
+    if not 0 <= value <= _MAX_IAT:
+        raise ClaimError("claim 'iat' must be a non-negative unix time", claim="iat")
+    return value
+
+
+def _check_act(value: object) -> str:
+    if type(value) is not str:
+        raise ClaimError(f"claim 'act' must be a string, got {type(value).__name__}", claim="act")
+    if value not in ACTIONS:
+        raise ClaimError(f"claim 'act' must be one of {', '.join(ACTIONS)}", claim="act")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedReply:
+    """The backend's reply to one check. Exists only with valid, well-sized claims.
+
+    ``iss`` (backend key) and ``aud`` (device session key) always differ, so a check
+    echoed back can never pass for a reply.
+    """
+
+    jti: bytes
+    iss: bytes
+    aud: bytes
+    iat: int
+    act: str
+    token: str
+    crt: bytes | None = None
+    newfws: bytes | None = None
+    newuis: bytes | None = None
+    header: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_fields(self, CHECKED_CLAIMS)
+        _check_iat(self.iat)
+        _check_act(self.act)
+        if self.iss == self.aud:
+            raise ClaimError("reply issuer equals its audience (a reflected token)", claim="iss")
+        _check_extra(self.extra, _CHECKED_NAMES)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The claims as they travel: jti iss aud iat act, then the optional ones, extras."""
+        wire = _wire(self, CHECKED_CLAIMS[:3])
+        wire["iat"] = self.iat
+        wire["act"] = self.act
+        wire.update(_wire(self, CHECKED_CLAIMS[3:]))
+        wire.update(self.extra)
+        return wire
+
+    @classmethod
+    def from_decoded(cls, decoded: DecodedToken) -> CheckedReply:
+        """Build from a structurally valid token; raises ClaimError."""
+        claims = decoded.claims
+        values: dict[str, Any] = {spec.name: claim_bytes(claims, spec) for spec in CHECKED_CLAIMS}
+        for name, check in (("iat", _check_iat), ("act", _check_act)):
+            if name not in claims:
+                raise ClaimError(f"claim {name!r} is missing", claim=name)
+            values[name] = check(claims[name])
+        extra = {name: value for name, value in claims.items() if name not in _CHECKED_NAMES}
+        return cls(**values, token=decoded.token, header=decoded.header, extra=extra)
+
+
+def parse_checked(token_or_body: object) -> CheckedReply:
+    """Parse a checked token or the backend's body ``{"checked": token}``. No MAC check."""
+    return CheckedReply.from_decoded(decode_ejwt(unwrap_body(token_or_body, "checked")))
+
+
+def verify_checked(
+    token_or_body: object,
+    key: BytesLike,
+    *,
+    issuer: BytesLike | None = None,
+    audience: BytesLike | None = None,
+    jti: BytesLike | None = None,
+) -> CheckedReply:
+    """Parse and verify a reply with its 32-byte MAC key, X25519(device session, backend).
+
+    The device derives that key from the backend key it trusts, so the MAC already binds
+    the issuer; ``issuer``, ``audience`` and ``jti``, when given, must also equal the
+    reply's ``iss``, ``aud`` and ``jti`` (ClaimError naming the claim otherwise).
+    """
+    decoded = decode_ejwt(unwrap_body(token_or_body, "checked"))
+    reply = CheckedReply.from_decoded(decoded)
+    for name, expected in (("iss", issuer), ("aud", audience), ("jti", jti)):
+        if expected is not None and getattr(reply, name) != bytes(as_bytes(expected, name)):
+            raise ClaimError(f"reply {name!r} is not the expected value", claim=name)
+    check_mac(decoded, key)
+    return reply
+
+
+def sign_checked(
+    key: BytesLike,
+    *,
+    jti: bytes,
+    iss: bytes,
+    aud: bytes,
+    iat: int,
+    act: str,
+    crt: bytes | None = None,
+    newfws: bytes | None = None,
+    newuis: bytes | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    """Make a checked token as a backend does, MACed with the check's key."""
+    reply = CheckedReply(
+        jti=jti,
+        iss=iss,
+        aud=aud,
+        iat=iat,
+        act=act,
+        token="",
+        crt=crt,
+        newfws=newfws,
+        newuis=newuis,
+        extra=dict(extra or {}),
+    )
+    return sign_ejwt(reply.to_dict(), key)

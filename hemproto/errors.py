@@ -14,6 +14,8 @@ __all__ = [
     "InvalidKey",
     "KeyAgreementError",
     "MalformedToken",
+    "RelayError",
+    "ReplayedNonce",
 ]
 
 
@@ -71,3 +73,20 @@ class KeyAgreementError(HemProtoError):
 
 class InvalidKey(HemProtoError):
     """A key of the wrong type or size was given (X25519 keys and MAC keys are 32 bytes)."""
+
+
+class ReplayedNonce(HemProtoError):
+    """A nonce (jti) that was already answered, or used, within its window."""
+
+
+class RelayError(HemProtoError):
+    """A step of the client relay failed.
+
+    ``step`` is ``"get_check"``, ``"post_backend"`` or ``"post_device"``; ``status`` the
+    HTTP-style status that step reported, when it reported one.
+    """
+
+    def __init__(self, message: str, *, step: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.status = status

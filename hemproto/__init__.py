@@ -19,6 +19,7 @@ from .claims import (
     verify_check,
     verify_checked,
 )
+from .backend import Backend
 from .errors import (
     BadSignature,
     ClaimError,
@@ -31,6 +32,8 @@ from .errors import (
     ReplayedNonce,
 )
 from .jws import DEFAULT_HEADER, MAX_TOKEN_LENGTH, DecodedToken, decode_ejwt, sign_ejwt, verify_ejwt
+from .releases import Decision, Policy, Release, ReleaseRegistry
+from .replay import MemoryReplayStore, ReplayStore
 from .x25519 import KeyPair, x25519_keypair, x25519_public, x25519_shared
 
 __version__ = "0.1.0"
@@ -41,18 +44,25 @@ __all__ = [
     "CHECK_CLAIMS",
     "DEFAULT_HEADER",
     "MAX_TOKEN_LENGTH",
+    "Backend",
     "BadSignature",
     "CheckChallenge",
     "CheckedReply",
     "ClaimError",
     "DecodedToken",
+    "Decision",
     "EncodingError",
     "HemProtoError",
     "InvalidKey",
     "KeyAgreementError",
     "KeyPair",
     "MalformedToken",
+    "MemoryReplayStore",
+    "Policy",
     "RelayError",
+    "Release",
+    "ReleaseRegistry",
+    "ReplayStore",
     "ReplayedNonce",
     "__version__",
     "b64_decode",

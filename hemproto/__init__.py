@@ -6,6 +6,7 @@ The public API in one place; each name lives in the module that owns its concern
 from __future__ import annotations
 
 from ._codec import b64_decode, b64_encode, b64url_decode, b64url_encode, codec_backend, ct_equal
+from .backend import Backend
 from .claims import (
     ACTIONS,
     CHECK_CLAIMS,
@@ -19,7 +20,6 @@ from .claims import (
     verify_check,
     verify_checked,
 )
-from .backend import Backend
 from .errors import (
     BadSignature,
     ClaimError,
@@ -49,8 +49,8 @@ __all__ = [
     "CheckChallenge",
     "CheckedReply",
     "ClaimError",
-    "DecodedToken",
     "Decision",
+    "DecodedToken",
     "EncodingError",
     "HemProtoError",
     "InvalidKey",

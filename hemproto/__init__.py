@@ -32,6 +32,7 @@ from .errors import (
     ReplayedNonce,
 )
 from .jws import DEFAULT_HEADER, MAX_TOKEN_LENGTH, DecodedToken, decode_ejwt, sign_ejwt, verify_ejwt
+from .relay import RelayOutcome, relay_checkin, relay_checkin_async
 from .releases import Decision, Policy, Release, ReleaseRegistry
 from .replay import MemoryReplayStore, ReplayStore
 from .x25519 import KeyPair, x25519_keypair, x25519_public, x25519_shared
@@ -60,6 +61,7 @@ __all__ = [
     "MemoryReplayStore",
     "Policy",
     "RelayError",
+    "RelayOutcome",
     "Release",
     "ReleaseRegistry",
     "ReplayStore",
@@ -74,6 +76,8 @@ __all__ = [
     "decode_ejwt",
     "parse_check",
     "parse_checked",
+    "relay_checkin",
+    "relay_checkin_async",
     "sign_check",
     "sign_checked",
     "sign_ejwt",

@@ -20,9 +20,12 @@ from .claims import (
     verify_check,
     verify_checked,
 )
+from .device import DeviceEmulator
 from .errors import (
     BadSignature,
+    BodyTooLarge,
     ClaimError,
+    DeviceStopped,
     EncodingError,
     HemProtoError,
     InvalidKey,
@@ -47,11 +50,14 @@ __all__ = [
     "MAX_TOKEN_LENGTH",
     "Backend",
     "BadSignature",
+    "BodyTooLarge",
     "CheckChallenge",
     "CheckedReply",
     "ClaimError",
     "Decision",
     "DecodedToken",
+    "DeviceEmulator",
+    "DeviceStopped",
     "EncodingError",
     "HemProtoError",
     "InvalidKey",

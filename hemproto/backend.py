@@ -7,21 +7,26 @@ logs refusals without any key material.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ._json import loads_object
 from ._pycodec import BytesLike
-from .claims import MAX_CERTIFICATE_SIZE, CheckChallenge, sign_checked, unwrap_body
+from .claims import (
+    MAX_CERTIFICATE_SIZE,
+    MAX_REQUEST_BODY,
+    CheckChallenge,
+    request_object,
+    sign_checked,
+    unwrap_body,
+)
 from .errors import (
     BadSignature,
+    BodyTooLarge,
     ClaimError,
     HemProtoError,
     KeyAgreementError,
-    MalformedToken,
     ReplayedNonce,
 )
 from .jws import check_mac, decode_ejwt
@@ -31,8 +36,6 @@ from .x25519 import KeyPair
 
 __all__ = ["MAX_REQUEST_BODY", "Backend", "Response"]
 
-# The device's own limit for JSON request bodies (FACTS); the backend applies the same.
-MAX_REQUEST_BODY = 7300
 DEFAULT_REPLAY_WINDOW = 600.0
 
 Response = tuple[int, "dict[str, Any] | None"]
@@ -63,34 +66,6 @@ def _certificates(certificates: Mapping[bytes, bytes]) -> dict[bytes, bytes]:
             raise ValueError(f"certificates must be 1 to {MAX_CERTIFICATE_SIZE} bytes of DER")
         checked[serial] = der
     return checked
-
-
-def request_body(body: object, limit: int) -> Any:
-    """The JSON object of a request given as a dict or as raw bytes / text.
-
-    Raises OverflowError past ``limit`` bytes (checked before parsing), MalformedToken for
-    anything that is not one strict JSON object.
-    """
-    if isinstance(body, str):
-        if len(body) > limit:  # each character is at least one byte
-            raise OverflowError(f"request body of over {limit} bytes")
-        try:
-            body = body.encode("utf-8")
-        except UnicodeEncodeError:
-            raise MalformedToken("request body is not valid Unicode text") from None
-    if isinstance(body, (bytes, bytearray, memoryview)):
-        if len(body) > limit:
-            raise OverflowError(f"request body of {len(body)} bytes is over {limit}")
-        return loads_object(bytes(body), lambda reason: MalformedToken(f"request body: {reason}"))
-    if isinstance(body, Mapping):
-        try:
-            size = len(json.dumps(body, separators=(",", ":")).encode("utf-8"))
-        except (TypeError, ValueError):
-            raise MalformedToken("request body is not JSON-serialisable") from None
-        if size > limit:
-            raise OverflowError(f"request body of {size} bytes is over {limit}")
-        return body
-    raise MalformedToken(f"request body must be a JSON object, not {type(body).__name__}")
 
 
 class Backend:
@@ -172,8 +147,8 @@ class Backend:
         small-order session key or replayed nonce; 413 body over 7300 bytes. Refusals
         carry no body."""
         try:
-            return 200, self.answer(request_body(body, MAX_REQUEST_BODY))
-        except OverflowError as exc:
+            return 200, self.answer(request_object(body, MAX_REQUEST_BODY))
+        except BodyTooLarge as exc:
             status, reason = 413, str(exc)
         except (BadSignature, KeyAgreementError, ReplayedNonce) as exc:
             status, reason = 401, f"{type(exc).__name__}: {exc}"
@@ -182,8 +157,6 @@ class Backend:
             reason = f"{type(exc).__name__}: {exc}"
         except HemProtoError as exc:
             status, reason = 400, f"{type(exc).__name__}: {exc}"
-        except TypeError as exc:
-            status, reason = 400, f"TypeError: {exc}"
         log.info("check-in refused with %d: %s", status, reason)
         return status, None
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import _codec
-from ._json import loads_object
+from ._json import dumps_compact, loads_object
 from ._pycodec import BytesLike, as_bytes
-from .errors import ClaimError, EncodingError, MalformedToken
+from .errors import BodyTooLarge, ClaimError, EncodingError, MalformedToken
 from .jws import DecodedToken, check_mac, decode_ejwt, sign_ejwt
 from .x25519 import KeyPair
 
@@ -26,11 +26,13 @@ __all__ = [
     "CHECK_CLAIMS",
     "MAX_BODY_LENGTH",
     "MAX_CERTIFICATE_SIZE",
+    "MAX_REQUEST_BODY",
     "CheckChallenge",
     "CheckedReply",
     "ClaimSpec",
     "parse_check",
     "parse_checked",
+    "request_object",
     "sign_check",
     "sign_checked",
     "unwrap_body",
@@ -39,6 +41,11 @@ __all__ = [
 ]
 
 MAX_BODY_LENGTH = 16384
+# The device refuses JSON request bodies over this many bytes (413), before parsing them;
+# hemproto's backend applies the same limit.
+MAX_REQUEST_BODY = 7300
+# Parsed JSON values other than an object: well-typed bodies refused as malformed.
+_JSON_NON_OBJECTS = (list, int, float, type(None))
 
 
 # A certificate rides base64 inside base64url (16/9 of its size) inside a request body the
@@ -97,6 +104,34 @@ def unwrap_body(token_or_body: object, member: str) -> str | BytesLike:
     if not isinstance(token, str):
         raise MalformedToken(f"body member {member!r} must be a string")
     return token
+
+
+def request_object(body: object, limit: int = MAX_REQUEST_BODY) -> Mapping[str, Any]:
+    """A request body, raw (str or bytes) or already parsed, as one JSON object.
+
+    The size is checked before any parsing (raw text in UTF-8 bytes; a parsed value as the
+    compact JSON that would carry it): BodyTooLarge past ``limit``, MalformedToken for
+    anything that is not one strict JSON object, TypeError for a non-JSON Python value.
+    """
+    if isinstance(body, (str, bytes, bytearray, memoryview)):
+        try:
+            raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        except UnicodeEncodeError:  # a lone surrogate: no HTTP body carries it
+            raise MalformedToken("request body is not valid Unicode text") from None
+        if len(raw) > limit:
+            raise BodyTooLarge(f"request body of {len(raw)} bytes is over {limit}")
+        return loads_object(raw, lambda reason: MalformedToken(f"request body: {reason}"))
+    if isinstance(body, (Mapping, *_JSON_NON_OBJECTS)):
+        try:
+            encoded = dumps_compact(dict(body) if isinstance(body, Mapping) else body)
+        except (TypeError, ValueError, RecursionError):
+            raise MalformedToken("request body is not JSON") from None
+        if len(encoded) > limit:  # ASCII only, so characters are bytes
+            raise BodyTooLarge(f"request body of {len(encoded)} bytes is over {limit}")
+        if not isinstance(body, Mapping):
+            raise MalformedToken(f"request body must be a JSON object, not {type(body).__name__}")
+        return body
+    raise TypeError(f"body must be a JSON value, str or bytes, not {type(body).__name__}")
 
 
 def claim_bytes(claims: Mapping[str, Any], spec: ClaimSpec) -> bytes | None:

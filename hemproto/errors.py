@@ -8,7 +8,9 @@ from __future__ import annotations
 
 __all__ = [
     "BadSignature",
+    "BodyTooLarge",
     "ClaimError",
+    "DeviceStopped",
     "EncodingError",
     "HemProtoError",
     "InvalidKey",
@@ -90,3 +92,11 @@ class RelayError(HemProtoError):
         super().__init__(message)
         self.step = step
         self.status = status
+
+
+class BodyTooLarge(HemProtoError):
+    """A request body over the size limit, refused before any parsing (HTTP 413)."""
+
+
+class DeviceStopped(HemProtoError):
+    """The emulated device was soft-bricked (action ``B``): its web servers no longer serve."""

@@ -10,8 +10,8 @@ import pytest
 from _tokens import forge
 
 import hemproto
-from hemproto.backend import MAX_REQUEST_BODY, Backend
-from hemproto.claims import MAX_CERTIFICATE_SIZE
+from hemproto.backend import Backend
+from hemproto.claims import MAX_CERTIFICATE_SIZE, MAX_REQUEST_BODY
 from hemproto.errors import (
     BadSignature,
     ClaimError,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ._codec import b64_decode, b64_encode, b64url_decode, b64url_encode, codec_backend, ct_equal
 from .backend import Backend
+from .cbor import from_cbor, to_cbor
 from .claims import (
     ACTIONS,
     CHECK_CLAIMS,
@@ -80,6 +81,7 @@ __all__ = [
     "codec_backend",
     "ct_equal",
     "decode_ejwt",
+    "from_cbor",
     "parse_check",
     "parse_checked",
     "relay_checkin",
@@ -87,6 +89,7 @@ __all__ = [
     "sign_check",
     "sign_checked",
     "sign_ejwt",
+    "to_cbor",
     "verify_check",
     "verify_checked",
     "verify_ejwt",

@@ -42,8 +42,9 @@ class EncodingError(HemProtoError):
 class MalformedToken(HemProtoError):
     """A token that breaks a structural rule of the HEM token family.
 
-    ``segment`` names the part at fault (``"token"``, ``"header"``, ``"payload"`` or
-    ``"signature"``) and ``offset``, when known, the character offset within the token.
+    ``segment`` names the part at fault (``"token"``, ``"header"``, ``"payload"``,
+    ``"signature"``, or ``"cbor"`` for a CBOR envelope) and ``offset``, when known, the
+    character offset within the token (the byte offset within a CBOR envelope).
     """
 
     def __init__(self, message: str, *, segment: str = "token", offset: int | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The ``hemproto`` command line: inspect, verify, keygen, demo.
+"""The ``hemproto`` command line: inspect, verify, keygen, demo, cbor.
 
 It turns arguments and files into library calls and results into text. Usage errors and
 bad input end in a one-line message and a non-zero exit, never a traceback, and no
@@ -8,6 +8,7 @@ command prints a private key or shared secret.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import sys
@@ -17,13 +18,28 @@ from typing import Any, TextIO
 
 from . import __version__
 from ._codec import b64_decode, b64_encode, codec_backend
-from .claims import CHECK_CLAIMS, sign_check, unwrap_body, verify_check
-from .errors import HemProtoError
+from .backend import Backend
+from .cbor import from_cbor, to_cbor
+from .claims import (
+    ACTION_MEANINGS,
+    CHECK_CLAIMS,
+    CHECKED_CLAIMS,
+    MAX_BODY_LENGTH,
+    CheckChallenge,
+    CheckedReply,
+    parse_check,
+    request_object,
+    unwrap_body,
+    verify_check,
+)
+from .device import DeviceEmulator
+from .errors import ClaimError, HemProtoError, MalformedToken
 from .jws import decode_ejwt
+from .relay import relay_checkin
+from .releases import Release, ReleaseRegistry
 from .x25519 import KeyPair
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
-_MEANINGS = {spec.name: spec.meaning for spec in CHECK_CLAIMS}
 
 
 class UsageError(Exception):
@@ -57,37 +73,84 @@ def _read_key(path: str) -> KeyPair:
         ) from None
 
 
-def _describe(token_or_body: str) -> dict[str, Any]:
-    member = "checked" if '"checked"' in token_or_body[:40] else "check"
-    decoded = decode_ejwt(unwrap_body(token_or_body, member))
+_CHECK_MEANINGS = {spec.name: spec.meaning for spec in CHECK_CLAIMS}
+_CHECKED_MEANINGS = {spec.name: spec.meaning for spec in CHECKED_CLAIMS}
+_CHECKED_MEANINGS["iat"] = "trusted unix time for the device's RTC"
+_CHECKED_MEANINGS["act"] = "action the device is to run"
+
+
+def _token_of(text: str) -> tuple[str, str | None]:
+    """The token in ``text`` (a token or a request body), and the body member it came in."""
+    if not text.startswith("{"):
+        return text, None
+    body = request_object(text, MAX_BODY_LENGTH)
+    for member in ("check", "checked"):
+        if member in body:
+            token = unwrap_body(body, member)
+            assert isinstance(token, str)
+            return token, member
+    raise MalformedToken('body has neither a "check" nor a "checked" member')
+
+
+def _describe(text: str) -> dict[str, Any]:
+    token, member = _token_of(text)
+    decoded = decode_ejwt(token)
+    kind, problem, meanings = "unknown", None, {}
+    parsers: tuple[tuple[str, Any, dict[str, str]], ...] = (
+        ("check", CheckChallenge.from_decoded, _CHECK_MEANINGS),
+        ("checked", CheckedReply.from_decoded, _CHECKED_MEANINGS),
+    )
+    if member is not None:  # the envelope says which one it must be
+        parsers = tuple(entry for entry in parsers if entry[0] == member)
+    for name, parse, names in parsers:
+        try:
+            parse(decoded)
+        except ClaimError as exc:
+            problem = problem or f"not a valid {name}: {exc}"
+            continue
+        kind, problem, meanings = name, None, names
+        break
     described: dict[str, Any] = {}
     for name, value in decoded.claims.items():
         entry: dict[str, Any] = {"value": value}
-        if isinstance(value, str):
+        if isinstance(value, str) and name not in ("act",):
             try:
                 raw = b64_decode(value)
             except HemProtoError:
                 pass
             else:
                 entry.update(size=len(raw), hex=raw.hex())
-        if name in _MEANINGS:
-            entry["meaning"] = _MEANINGS[name]
+        if name == "iat" and isinstance(value, int):
+            moment = datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+            entry["time"] = moment.isoformat()
+        if name == "act" and value in ACTION_MEANINGS:
+            entry["action"] = ACTION_MEANINGS[value]
+        if name in meanings:
+            entry["meaning"] = meanings[name]
         described[name] = entry
-    kind = "check" if "qid" in decoded.claims else "unknown"
-    return {"kind": kind, "header": decoded.header, "claims": described}
+    description = {"kind": kind, "header": decoded.header, "claims": described}
+    if problem:
+        description["problem"] = problem
+    return description
 
 
-def _print_description(description: dict[str, Any], out: TextIO) -> None:
-    out.write(f"kind: {description['kind']}\n")
-    out.write(f"header: {json.dumps(description['header'])}\n")
+def _print_description(description: dict[str, Any], out: TextIO, indent: str = "") -> None:
+    out.write(f"{indent}kind: {description['kind']}\n")
+    if "problem" in description:
+        out.write(f"{indent}problem: {description['problem']}\n")
+    out.write(f"{indent}header: {json.dumps(description['header'])}\n")
     for name, entry in description["claims"].items():
         if "hex" in entry:
-            detail = f"{entry['size']} bytes  {entry['hex']}"
+            shown = entry["hex"] if entry["size"] <= 64 else entry["hex"][:64] + "..."
+            detail = f"{entry['size']:>3} bytes  {shown}"
         else:
-            detail = repr(entry["value"])
-        out.write(f"  {name:<4} {detail}\n")
+            detail = json.dumps(entry["value"])
+        for extra in ("time", "action"):
+            if extra in entry:
+                detail += f"  ({entry[extra]})"
+        out.write(f"{indent}  {name:<6} {detail}\n")
         if "meaning" in entry:
-            out.write(f"       {entry['meaning']}\n")
+            out.write(f"{indent}         {entry['meaning']}\n")
 
 
 def cmd_inspect(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
@@ -133,32 +196,142 @@ def cmd_keygen(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    backend = KeyPair.generate()
-    device = KeyPair.generate()
-    out.write(f"hemproto {__version__} (codec backend: {codec_backend()})\n")
-    out.write(f"backend public key: {backend.public.hex()}\n")
-    out.write(f"device session key: {device.public.hex()}\n\n")
-    token = sign_check(
-        device,
-        backend.public,
-        qid=os.urandom(32),
-        fws=os.urandom(64),
-        bls=os.urandom(64),
-        uis=os.urandom(32),
-        csn=os.urandom(16),
+def _demo_certificate() -> bytes:
+    """A throwaway self-signed device certificate (Ed25519), DER."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.x509.oid import NameOID
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "my.ence.do")])
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=365))
+        .sign(key, None)
     )
-    out.write("1. device -> GET /api/system/checkin\n")
-    out.write(json.dumps({"check": token}) + "\n\n")
-    _print_description(_describe(token), out)
-    challenge = verify_check({"check": token}, backend)
-    out.write("\n2. backend verifies the check: MAC keyed by X25519(backend, iss) is valid\n")
-    out.write(f"   device {challenge.qid.hex()} nonce {challenge.jti.hex()}\n")
-    tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BA")
-    try:
-        verify_check(tampered, backend)
-    except HemProtoError as exc:
-        out.write(f"   a tampered copy is refused: {type(exc).__name__}: {exc}\n")
+    return certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _demo_world(args: argparse.Namespace) -> tuple[Backend, DeviceEmulator]:
+    # Three firmware releases, one bootloader, two dashboards: a small release history.
+    firmware = {status: os.urandom(64) for status in ("current", "outdated", "revoked")}
+    dashboard = {status: os.urandom(32) for status in ("current", "outdated")}
+    bootloader = os.urandom(64)
+    registry = ReleaseRegistry(
+        [
+            Release("firmware", firmware["current"], "2.1.0", "current"),
+            Release("firmware", firmware["outdated"], "2.0.3", "outdated"),
+            Release("firmware", firmware["revoked"], "1.9.0", "revoked"),
+            Release("bootloader", bootloader, "1.2.0", "current"),
+            Release("dashboard", dashboard["current"], "3.4.0", "current"),
+            Release("dashboard", dashboard["outdated"], "3.3.1", "outdated"),
+        ]
+    )
+    csn = os.urandom(16)
+    backend = Backend(
+        KeyPair.generate(),
+        releases=registry,
+        certificates={csn: _demo_certificate()} if args.push_certificate else None,
+    )
+    fws = os.urandom(64) if args.firmware == "unknown" else firmware[args.firmware]
+    uis = (
+        None
+        if args.no_dashboard
+        else dashboard["outdated" if args.firmware == "outdated" else "current"]
+    )
+    device = DeviceEmulator(
+        backend_public_key=backend.public_keys[0],
+        fws=fws,
+        bls=bootloader,
+        uis=uis,
+        csn=csn,
+        trusted_backend=not args.untrusted_backend,
+    )
+    return backend, device
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    backend, device = _demo_world(args)
+    out.write(f"hemproto {__version__} demo (codec backend: {codec_backend()})\n")
+    out.write(f"backend key {backend.public_keys[0].hex()}, device firmware: {args.firmware}\n")
+
+    def get_check() -> Any:
+        body = device.challenge()
+        out.write("\n1. client -> device   GET /api/system/checkin\n")
+        out.write(f"   device answers 200 {json.dumps(body)[:72]}...\n")
+        _print_description(_describe(body["check"]), out, "   ")
+        return body
+
+    def post_backend(body: Any) -> Any:
+        out.write("\n2. client -> backend  POST /checkin (the check, verbatim)\n")
+        decision = backend.decide(parse_check(body))
+        for finding in decision.findings:
+            out.write(f"   backend finds {finding}\n")
+        status, answer = backend.handle(body)
+        out.write(f"   backend answers {status} {json.dumps(answer)[:72]}...\n")
+        if answer is not None:
+            _print_description(_describe(answer["checked"]), out, "   ")
+        return status, answer
+
+    def post_device(body: Any) -> Any:
+        out.write("\n3. client -> device   POST /api/system/checkin (the reply, verbatim)\n")
+        status, answer = device.handle(body)
+        out.write(f"   device answers {status} {json.dumps(answer)}\n")
+        return status, answer
+
+    outcome = relay_checkin(get_check, post_backend, post_device)
+    out.write("\n4. device state after check-in\n")
+    rtc = device.rtc
+    rtc_text = (
+        "not set"
+        if rtc is None
+        else (datetime.datetime.fromtimestamp(rtc, datetime.timezone.utc).isoformat())
+    )
+    out.write(f"   status       {outcome.status}\n")
+    out.write(f"   rtc          {rtc_text}\n")
+    out.write(f"   fls_state    0x{device.fls_state:02x}\n")
+    out.write(f"   user_key     {'present' if device.user_key_present else 'erased'}\n")
+    certificate = device.certificate
+    out.write(f"   certificate  {'none' if certificate is None else f'{len(certificate)} bytes'}\n")
+    out.write(f"   upgrade      {'pending' if device.upgrade_pending else 'no'}\n")
+    out.write(f"   reports      {len(device.reports)}\n")
+    out.write(f"   serving      {'yes' if device.serving else 'no (soft-bricked)'}\n")
+    events = ", ".join(
+        f"{entry.event}{'/' + entry.detail if entry.detail else ''}" for entry in device.log
+    )
+    out.write(f"   audit_log    {events or 'empty'}\n")
+    return EXIT_OK
+
+
+def cmd_cbor(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    if args.direction == "encode":
+        token, _ = _token_of(_read_token(args.input, stdin))
+        envelope = to_cbor(token)
+        if args.out:
+            Path(args.out).write_bytes(envelope)
+            out.write(f"{len(envelope)} bytes written to {args.out} ({len(token)} characters in)\n")
+        else:
+            out.write(envelope.hex() + "\n")
+        return EXIT_OK
+    if args.file:
+        try:
+            data = Path(args.file).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.file!r}: {exc.strerror}") from None
+    else:
+        text = _read_token(args.input, stdin)
+        try:
+            data = bytes.fromhex(text)
+        except ValueError:
+            raise UsageError("the envelope must be given in hex (or with --file)") from None
+    out.write(from_cbor(data) + "\n")
     return EXIT_OK
 
 
@@ -182,8 +355,30 @@ def build_parser() -> argparse.ArgumentParser:
     keygen.add_argument("--force", action="store_true", help="overwrite an existing file")
     keygen.set_defaults(run=cmd_keygen)
 
-    demo = commands.add_parser("demo", help="an emulated check: device signs, backend verifies")
+    demo = commands.add_parser("demo", help="a full emulated check-in: device, relay, backend")
+    demo.add_argument(
+        "--firmware",
+        choices=("current", "outdated", "revoked", "unknown"),
+        default="current",
+        help="which firmware the emulated device runs (default: current)",
+    )
+    demo.add_argument("--no-dashboard", action="store_true", help="a device without dashboard")
+    demo.add_argument("--push-certificate", action="store_true", help="push a TLS certificate")
+    demo.add_argument(
+        "--untrusted-backend", action="store_true", help="device option trusted_backend off"
+    )
     demo.set_defaults(run=cmd_demo)
+
+    cbor = commands.add_parser("cbor", help="convert a token to or from its CBOR envelope")
+    directions = cbor.add_subparsers(dest="direction", required=True, parser_class=_Parser)
+    encode = directions.add_parser("encode", help="token (or body) to CBOR envelope")
+    encode.add_argument("input", nargs="?", help="the token or body, or - for standard input")
+    encode.add_argument("--out", help="write the envelope bytes to this file (else hex)")
+    encode.set_defaults(run=cmd_cbor)
+    decode = directions.add_parser("decode", help="CBOR envelope to token")
+    decode.add_argument("input", nargs="?", help="the envelope in hex, or - for standard input")
+    decode.add_argument("--file", help="read the envelope bytes from this file instead")
+    decode.set_defaults(run=cmd_cbor)
     return parser
 
 

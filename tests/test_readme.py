@@ -19,3 +19,4 @@ def test_quick_start_runs(capsys: pytest.CaptureFixture[str]) -> None:
     printed = capsys.readouterr().out
     assert "BadSignature" in printed
     assert "0" * 64 in printed  # the qid the example signs
+    assert "OK 01010101" in printed  # the roles example: outdated firmware, told of 2.1.0

@@ -6,6 +6,7 @@
 #include "hemcodec.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #define BAD 0xFFu
 
@@ -14,21 +15,51 @@ static const char url_alphabet[64] =
 static const char std_alphabet[64] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* Character value tables: 0..63, or BAD. Written out so they are const data. */
-#define ROW_BAD16 BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD
-#define HIGH_HALF ROW_BAD16, ROW_BAD16, ROW_BAD16, ROW_BAD16, ROW_BAD16, ROW_BAD16, ROW_BAD16, ROW_BAD16
-#define DIGITS_AND_LETTERS(plus_at_2b, dash_at_2d, slash_at_2f, under_at_5f)                      \
-    ROW_BAD16, ROW_BAD16,                                                                         \
-    /* 0x20 */ BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, BAD, plus_at_2b, BAD, dash_at_2d, \
-               BAD, slash_at_2f,                                                                  \
-    /* 0x30 */ 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, BAD, BAD, BAD, BAD, BAD, BAD,              \
-    /* 0x40 */ BAD, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,                             \
-    /* 0x50 */ 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, BAD, BAD, BAD, BAD, under_at_5f,       \
-    /* 0x60 */ BAD, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,                   \
-    /* 0x70 */ 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, BAD, BAD, BAD, BAD, BAD
+/*
+ * Lookup tables, computed by the preprocessor so that they are const data. VALUE gives a
+ * character's 6-bit value in an alphabet whose last two characters are c62 and c63, or BAD
+ * (the source character set is ASCII). The shifted tables put that value where it lands in
+ * a 24-bit group, with bit 24 set for a refused character, so that four lookups OR-ed
+ * together give the group and its validity at once.
+ */
+#define VALUE(c, c62, c63)                                                                        \
+    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                                       \
+     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                                                  \
+     : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                                                  \
+     : (c) == (c62)             ? 62                                                              \
+     : (c) == (c63)             ? 63                                                              \
+                                : (int)BAD)
+#define REFUSED 0x01000000u
+#define SHIFTED(c, c62, c63, shift)                                                               \
+    (VALUE(c, c62, c63) == (int)BAD ? REFUSED : (uint32_t)VALUE(c, c62, c63) << (shift))
+#define REP4(f, b) f(b), f((b) + 1), f((b) + 2), f((b) + 3)
+#define REP16(f, b) REP4(f, b), REP4(f, (b) + 4), REP4(f, (b) + 8), REP4(f, (b) + 12)
+#define REP64(f, b) REP16(f, b), REP16(f, (b) + 16), REP16(f, (b) + 32), REP16(f, (b) + 48)
+#define REP256(f) REP64(f, 0), REP64(f, 64), REP64(f, 128), REP64(f, 192)
 
-static const unsigned char url_value[256] = {DIGITS_AND_LETTERS(BAD, 62, BAD, 63), HIGH_HALF};
-static const unsigned char std_value[256] = {DIGITS_AND_LETTERS(62, BAD, 63, BAD), HIGH_HALF};
+#define URL_V(c) VALUE(c, '-', '_')
+#define STD_V(c) VALUE(c, '+', '/')
+#define URL_0(c) SHIFTED(c, '-', '_', 18)
+#define URL_1(c) SHIFTED(c, '-', '_', 12)
+#define URL_2(c) SHIFTED(c, '-', '_', 6)
+#define URL_3(c) SHIFTED(c, '-', '_', 0)
+#define STD_0(c) SHIFTED(c, '+', '/', 18)
+#define STD_1(c) SHIFTED(c, '+', '/', 12)
+#define STD_2(c) SHIFTED(c, '+', '/', 6)
+#define STD_3(c) SHIFTED(c, '+', '/', 0)
+
+static const unsigned char url_value[256] = {REP256(URL_V)};
+static const unsigned char std_value[256] = {REP256(STD_V)};
+
+typedef struct {
+    const unsigned char *value;
+    uint32_t shifted[4][256];
+} alphabet_tables;
+
+static const alphabet_tables url_tables = {
+    url_value, {{REP256(URL_0)}, {REP256(URL_1)}, {REP256(URL_2)}, {REP256(URL_3)}}};
+static const alphabet_tables std_tables = {
+    std_value, {{REP256(STD_0)}, {REP256(STD_1)}, {REP256(STD_2)}, {REP256(STD_3)}}};
 
 /* Unused low bits of the last character, by the number of data characters mod 4. */
 static const unsigned char trailing_mask[4] = {0x00, 0x00, 0x0F, 0x03};
@@ -100,8 +131,7 @@ ptrdiff_t hem_b64_encode(const unsigned char *in, size_t in_len, char *out, size
 }
 
 /* Offset of the first character in [from, to) that the table refuses, or `to`. */
-static size_t first_bad(const unsigned char table[256], const unsigned char *s, size_t from,
-                        size_t to)
+static size_t first_bad(const unsigned char *table, const unsigned char *s, size_t from, size_t to)
 {
     while (from < to && table[s[from]] != BAD)
         from++;
@@ -116,34 +146,31 @@ static ptrdiff_t fail(int code, size_t offset, size_t *err_offset)
 }
 
 /*
- * Decode data_len characters of s that must all be in the table's alphabet. Returns the
- * bytes written, or HEM_E_CHAR with the offset of the first refused character. The
- * caller has checked that data_len mod 4 != 1 and that out is large enough.
+ * Decode data_len characters of s that must all be in the alphabet. Returns the bytes
+ * written, or HEM_E_CHAR with the offset of the first refused character. The caller has
+ * checked that data_len mod 4 != 1 and that out is large enough.
  */
-static ptrdiff_t decode_data(const unsigned char table[256], const unsigned char *s,
-                             size_t data_len, unsigned char *out, size_t *err_offset)
+static ptrdiff_t decode_data(const alphabet_tables *t, const unsigned char *s, size_t data_len,
+                             unsigned char *out, size_t *err_offset)
 {
+    const uint32_t *d0 = t->shifted[0], *d1 = t->shifted[1], *d2 = t->shifted[2];
+    const uint32_t *d3 = t->shifted[3];
     size_t i, rem = data_len % 4u;
     unsigned char *o = out;
 
     for (i = 0; i + 4u <= data_len; i += 4u) {
-        uint32_t a = table[s[i]], b = table[s[i + 1]], c = table[s[i + 2]], d = table[s[i + 3]];
-        uint32_t v;
-        if ((a | b | c | d) & 0x80u)
-            return fail(HEM_E_CHAR, first_bad(table, s, i, data_len), err_offset);
-        v = a << 18 | b << 12 | c << 6 | d;
+        uint32_t v = d0[s[i]] | d1[s[i + 1]] | d2[s[i + 2]] | d3[s[i + 3]];
+        if (v & REFUSED)
+            return fail(HEM_E_CHAR, first_bad(t->value, s, i, data_len), err_offset);
         o[0] = (unsigned char)(v >> 16);
         o[1] = (unsigned char)(v >> 8);
         o[2] = (unsigned char)v;
         o += 3;
     }
     if (rem) {
-        uint32_t a = table[s[i]], b = rem > 1u ? table[s[i + 1]] : 0u;
-        uint32_t c = rem > 2u ? table[s[i + 2]] : 0u;
-        uint32_t v;
-        if ((a | b | c) & 0x80u)
-            return fail(HEM_E_CHAR, first_bad(table, s, i, data_len), err_offset);
-        v = a << 18 | b << 12 | c << 6;
+        uint32_t v = d0[s[i]] | (rem > 1u ? d1[s[i + 1]] : 0u) | (rem > 2u ? d2[s[i + 2]] : 0u);
+        if (v & REFUSED)
+            return fail(HEM_E_CHAR, first_bad(t->value, s, i, data_len), err_offset);
         if (rem > 1u)
             *o++ = (unsigned char)(v >> 16);
         if (rem > 2u)
@@ -152,27 +179,77 @@ static ptrdiff_t decode_data(const unsigned char table[256], const unsigned char
     return (ptrdiff_t)(o - out);
 }
 
-ptrdiff_t hem_b64url_decode(const char *in, size_t in_len, unsigned char *out, size_t out_cap,
+/* base64url decoding proper: bounds are the caller's business. */
+static ptrdiff_t url_decode(const unsigned char *s, size_t in_len, unsigned char *out,
                             size_t *err_offset)
 {
-    const unsigned char *s = (const unsigned char *)in;
     size_t rem = in_len % 4u;
     ptrdiff_t written;
 
-    if (in_len > MAX_INPUT || out_cap < hem_b64_decoded_max(in_len))
-        return HEM_E_SPACE;
-    if (in_len == 0) /* in and out may be NULL then */
+    if (in_len == 0)
         return 0;
     if (rem == 1u) {
         size_t bad = first_bad(url_value, s, 0, in_len);
         return fail(bad < in_len ? HEM_E_CHAR : HEM_E_LENGTH, bad, err_offset);
     }
-    written = decode_data(url_value, s, in_len, out, err_offset);
+    written = decode_data(&url_tables, s, in_len, out, err_offset);
     if (written < 0)
         return written;
     if (rem && (url_value[s[in_len - 1]] & trailing_mask[rem]))
         return fail(HEM_E_TRAILING, in_len - 1u, err_offset);
     return written;
+}
+
+ptrdiff_t hem_b64url_decode(const char *in, size_t in_len, unsigned char *out, size_t out_cap,
+                            size_t *err_offset)
+{
+    if (in_len > MAX_INPUT || out_cap < hem_b64_decoded_max(in_len))
+        return HEM_E_SPACE;
+    return url_decode((const unsigned char *)in, in_len, out, err_offset);
+}
+
+ptrdiff_t hem_token_decode(const char *token, size_t token_len, unsigned char *out,
+                           size_t out_cap, hem_token_parts *parts, size_t *err_offset)
+{
+    const unsigned char *s = (const unsigned char *)token;
+    const unsigned char *dot1, *dot2;
+    size_t start[3], length[3], decoded[3], k, total = 0;
+
+    if (token_len > MAX_INPUT || out_cap < hem_b64_decoded_max(token_len))
+        return HEM_E_SPACE;
+    dot1 = token_len ? memchr(s, '.', token_len) : NULL;
+    dot2 = dot1 ? memchr(dot1 + 1, '.', token_len - (size_t)(dot1 + 1 - s)) : NULL;
+    if (!dot2)
+        return fail(HEM_E_SEGMENTS, token_len, err_offset);
+    start[0] = 0;
+    start[1] = (size_t)(dot1 - s) + 1u;
+    start[2] = (size_t)(dot2 - s) + 1u;
+    length[0] = start[1] - 1u;
+    length[1] = start[2] - start[1] - 1u;
+    length[2] = token_len - start[2];
+    for (k = 0; k < 3u; k++)
+        if (length[k] == 0)
+            return fail(HEM_E_SEGMENTS, start[k], err_offset);
+    /* A third '.' is refused by the decoder as a bad character, at its own offset. */
+    for (k = 0; k < 3u; k++) {
+        size_t offset = 0;
+        ptrdiff_t written = url_decode(s + start[k], length[k], out + total, &offset);
+        if (written < 0) {
+            if (written == HEM_E_CHAR && s[start[k] + offset] == '.')
+                written = HEM_E_SEGMENTS;
+            return fail((int)written, start[k] + offset, err_offset);
+        }
+        decoded[k] = (size_t)written;
+        total += decoded[k];
+    }
+    if (parts) {
+        parts->dot1 = start[1] - 1u;
+        parts->dot2 = start[2] - 1u;
+        parts->header_len = decoded[0];
+        parts->payload_len = decoded[1];
+        parts->signature_len = decoded[2];
+    }
+    return (ptrdiff_t)total;
 }
 
 ptrdiff_t hem_b64_decode(const char *in, size_t in_len, unsigned char *out, size_t out_cap,
@@ -200,7 +277,7 @@ ptrdiff_t hem_b64_decode(const char *in, size_t in_len, unsigned char *out, size
         return fail(HEM_E_LENGTH, in_len, err_offset);
     }
     /* Here in_len % 4 == 0 and pad <= 2, so rem is 0, 3 or 2 for pad 0, 1 or 2. */
-    written = decode_data(std_value, s, data_len, out, err_offset);
+    written = decode_data(&std_tables, s, data_len, out, err_offset);
     if (written < 0)
         return written;
     if (rem && (std_value[s[data_len - 1u]] & trailing_mask[rem]))

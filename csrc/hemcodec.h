@@ -44,6 +44,7 @@ extern "C" {
 #define HEM_E_PADDING  (-3) /* more than two '=' */
 #define HEM_E_TRAILING (-4) /* unused low bits of the last character are not zero */
 #define HEM_E_SPACE    (-5) /* output buffer too small (a caller error, checked first) */
+#define HEM_E_SEGMENTS (-6) /* a compact token without exactly three non-empty segments */
 
 /* Output sizes. The encoded sizes are exact; the decoded size is an upper bound that
  * is exact for every canonical input without padding. */
@@ -65,6 +66,23 @@ ptrdiff_t hem_b64url_decode(const char *in, size_t in_len, unsigned char *out, s
                             size_t *err_offset);
 ptrdiff_t hem_b64_decode(const char *in, size_t in_len, unsigned char *out, size_t out_cap,
                          size_t *err_offset);
+
+/* A compact token split into its segments: the offsets of its two '.' and the decoded
+ * sizes of header, payload and signature, which lie back to back in the output. */
+typedef struct hem_token_parts {
+    size_t dot1, dot2;
+    size_t header_len, payload_len, signature_len;
+} hem_token_parts;
+
+/* Split a compact token "header.payload.signature" and decode its three base64url
+ * segments (rules as hem_b64url_decode) into out, back to back. Returns the total bytes
+ * written and fills *parts (when not NULL), or a negative code with *err_offset relative to
+ * the whole token: HEM_E_SEGMENTS when there are fewer than three segments (offset: the
+ * token length), an empty one (offset: where it starts) or more than three (offset: the
+ * third '.'); otherwise the first segment's own refusal. out_cap must be at least
+ * hem_b64_decoded_max(token_len). It checks no JSON and no MAC: that is the caller's. */
+ptrdiff_t hem_token_decode(const char *token, size_t token_len, unsigned char *out,
+                           size_t out_cap, hem_token_parts *parts, size_t *err_offset);
 
 /* Returns 1 when the n bytes at a and b are equal, else 0, in time that depends on n
  * only (never on the contents). n == 0 gives 1. */

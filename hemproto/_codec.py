@@ -8,6 +8,7 @@ Both backends export the same five functions with identical behaviour.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -27,6 +28,8 @@ __all__ = [
     "python_backend",
 ]
 
+SCRATCH_SIZE = 8192
+
 python_backend = SimpleNamespace(
     name="python",
     b64url_encode=_pycodec.b64url_encode,
@@ -34,6 +37,7 @@ python_backend = SimpleNamespace(
     b64_encode=_pycodec.b64_encode,
     b64_decode=_pycodec.b64_decode,
     ct_equal=_pycodec.ct_equal,
+    split_token=_pycodec.split_token,
 )
 
 
@@ -51,6 +55,19 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
     from_buffer = ffi.from_buffer
     unpack = ffi.unpack
     null = ffi.NULL
+    # Each thread decodes into its own scratch buffer: allocating one per call costs more than
+    # the decoding. Per thread, because cffi releases the GIL during the C call; the result is
+    # copied out (unpack) before the buffer can be used again. Larger outputs get their own.
+    scratch = threading.local()
+
+    def _out(cap: int) -> Any:
+        if cap > SCRATCH_SIZE:
+            return alloc("char[]", cap)
+        try:
+            return scratch.buffer
+        except AttributeError:
+            scratch.buffer = alloc("char[]", SCRATCH_SIZE)
+            return scratch.buffer
 
     def _pointer(data: BytesLike) -> Any:
         # bytes go to `const char *` without a copy; other buffers need a view.
@@ -59,24 +76,31 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
     def b64url_encode(data: BytesLike) -> str:
         data = as_bytes(data)
         n = len(data)
-        out = alloc("char[]", n // 3 * 4 + 4)
+        out = _out(n // 3 * 4 + 4)
         written = lib.hemx_b64url_encode(_pointer(data), n, out, n // 3 * 4 + 4)
         return unpack(out, written).decode("ascii")  # type: ignore[no-any-return]
 
     def b64_encode(data: BytesLike) -> str:
         data = as_bytes(data)
         n = len(data)
-        out = alloc("char[]", n // 3 * 4 + 4)
+        out = _out(n // 3 * 4 + 4)
         written = lib.hemx_b64_encode(_pointer(data), n, out, n // 3 * 4 + 4)
         return unpack(out, written).decode("ascii")  # type: ignore[no-any-return]
 
     def _decoder(c_function: Any, alphabet: str) -> Any:
         def decode(text: str | BytesLike) -> bytes:
-            data = as_ascii(text)
+            # The common case inline (an ASCII str): every call here is on the hot path.
+            if type(text) is str:
+                try:
+                    data: Any = text.encode("ascii")
+                except UnicodeEncodeError:
+                    data = as_ascii(text)
+            else:
+                data = as_ascii(text)
             n = len(data)
             cap = n // 4 * 3 + 3
-            out = alloc("char[]", cap)
-            pointer = _pointer(data)
+            out = _out(cap)
+            pointer = data if type(data) is bytes else from_buffer(data)
             written = c_function(pointer, n, out, cap, null)
             if written >= 0:
                 return unpack(out, written)  # type: ignore[no-any-return]
@@ -87,11 +111,27 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
         return decode
 
     def ct_equal(a: BytesLike, b: BytesLike) -> bool:
-        a = as_bytes(a, "a")
-        b = as_bytes(b, "b")
+        if type(a) is not bytes or type(b) is not bytes:
+            a = as_bytes(a, "a")
+            b = as_bytes(b, "b")
         if len(a) != len(b):
             return False
         return lib.hemx_ct_equal(_pointer(a), _pointer(b), len(a)) == 1  # type: ignore[no-any-return]
+
+    token_decode = lib.hemx_token_decode
+
+    def split_token(text: str) -> tuple[int, int, bytes] | None:
+        try:
+            data = text.encode("ascii")
+        except UnicodeEncodeError:
+            return None
+        n = len(data)
+        cap = n // 4 * 3 + 3
+        out = _out(cap)
+        packed = token_decode(data, n, out, cap)
+        if packed < 0:
+            return None
+        return packed & 0x1FFFFF, packed >> 21 & 0x1FFFFF, unpack(out, packed >> 42)
 
     return SimpleNamespace(
         name="c",
@@ -100,6 +140,7 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
         b64_encode=b64_encode,
         b64_decode=_decoder(lib.hemx_b64_decode, "base64"),
         ct_equal=ct_equal,
+        split_token=split_token,
     )
 
 
@@ -122,6 +163,9 @@ b64url_decode: Callable[[str | BytesLike], bytes] = _active.b64url_decode
 b64_encode: Callable[[BytesLike], str] = _active.b64_encode
 b64_decode: Callable[[str | BytesLike], bytes] = _active.b64_decode
 ct_equal: Callable[[BytesLike, BytesLike], bool] = _active.ct_equal
+# (first '.', second '.', the three segments decoded back to back), or None when the text
+# is not three non-empty canonical base64url segments; the caller explains a None.
+split_token: Callable[[str], tuple[int, int, bytes] | None] = _active.split_token
 
 
 def codec_backend() -> str:

@@ -36,6 +36,7 @@ __all__ = [
     "b64url_encode",
     "ct_equal",
     "encoding_error",
+    "split_token",
 ]
 
 BytesLike = Union[bytes, bytearray, memoryview]  # noqa: UP007 (a runtime alias)
@@ -168,6 +169,22 @@ def b64_decode(text: str | BytesLike) -> bytes:
     if code:
         raise encoding_error(code, offset, text, data, "base64")
     return binascii.a2b_base64(data)
+
+
+def split_token(text: str) -> tuple[int, int, bytes] | None:
+    """Split an ASCII compact token and decode its three base64url segments.
+
+    Returns (offset of the first '.', offset of the second '.', the decoded segments back
+    to back), or None when there are not exactly three non-empty canonical segments.
+    """
+    parts = text.split(".")
+    if len(parts) != 3 or not all(parts):
+        return None
+    try:
+        blob = b"".join([b64url_decode(part) for part in parts])
+    except EncodingError:
+        return None
+    return len(parts[0]), len(parts[0]) + 1 + len(parts[1]), blob
 
 
 def ct_equal(a: BytesLike, b: BytesLike) -> bool:

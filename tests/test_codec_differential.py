@@ -243,3 +243,30 @@ def test_accepted_text_is_canonical_and_agrees_with_the_standard_library(text: A
             assert raw is not None
             assert backend.b64url_encode(url) == raw.decode("ascii")
             assert base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4)) == url
+
+
+@st.composite
+def token_like(draw: st.DrawFn) -> str:
+    """Three (or some other number of) segments: valid encodings, mutated ones, or noise."""
+    segment = st.one_of(
+        st.binary(max_size=40).map(lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("=")),
+        mutated_encodings(),
+        st.text(alphabet=URL_ALPHABET + ".=+/ é", max_size=12),
+    )
+    count = draw(st.sampled_from([3, 3, 3, 3, 1, 2, 4]))
+    return ".".join(draw(st.lists(segment, min_size=count, max_size=count)))
+
+
+@MAIN
+@given(token_like())
+def test_c_and_python_token_splitters_agree(c_backend: SimpleNamespace, text: str) -> None:
+    c_parts = c_backend.split_token(text)
+    assert c_parts == _codec.python_backend.split_token(text)
+    if c_parts is not None:
+        dot1, dot2, blob = c_parts
+        assert text[dot1] == text[dot2] == "."
+        segments = text.split(".")
+        expected = b"".join(
+            base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in segments
+        )
+        assert blob == expected

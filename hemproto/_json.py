@@ -63,8 +63,14 @@ _DECODER = json.JSONDecoder(
 )
 
 
+_scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
 def _check_depth(text: str) -> None:
-    # Fast path: fewer brackets than the cap cannot nest deeper than it.
+    # Fast paths: a flat object (one '{', no '['), or fewer brackets than the cap, cannot
+    # nest deeper than it. Substring search is much cheaper than counting.
+    if "[" not in text and text.find("{", 1) < 0:
+        return
     if text.count("{") + text.count("[") <= MAX_DEPTH:
         return
     depth = 0
@@ -83,7 +89,15 @@ def loads_object(data: bytes | str, error: Callable[[str], Exception]) -> dict[s
     try:
         text = data if isinstance(data, str) else data.decode("utf-8")
         _check_depth(text)
-        value = _DECODER.decode(text)
+        try:
+            # One scan from offset 0 skips decode()'s two whitespace scans; anything it does
+            # not take whole (leading or trailing whitespace, extra data, errors) goes the
+            # full way, which also words the error.
+            value, end = _scan_once(text, 0)
+        except (StopIteration, json.JSONDecodeError):
+            end = -1
+        if end != len(text):
+            value = _DECODER.decode(text)
     except UnicodeDecodeError as exc:
         raise error(f"invalid UTF-8 at byte {exc.start}") from None
     except JsonRefused as exc:

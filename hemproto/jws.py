@@ -6,7 +6,8 @@ It knows no claim semantics (see claims) and has no switch that skips a check.
 
 from __future__ import annotations
 
-import hmac
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,11 +100,18 @@ def _check_header(header: dict[str, Any]) -> None:
             raise MalformedToken(f"header member {name!r} is missing", segment="header")
 
 
-def _json_object(data: bytes, segment: str) -> dict[str, Any]:
+def _segment_error(segment: str) -> Callable[[str], MalformedToken]:
     def error(reason: str) -> MalformedToken:
         return MalformedToken(f"{segment} segment: {reason}", segment=segment)
 
-    return loads_object(data, error)
+    return error
+
+
+_SEGMENT_ERRORS = {segment: _segment_error(segment) for segment in ("header", "payload")}
+
+
+def _json_object(data: bytes, segment: str) -> dict[str, Any]:
+    return loads_object(data, _SEGMENT_ERRORS[segment])
 
 
 def _decode_header(header_text: str, raw: bytes) -> dict[str, Any]:
@@ -126,6 +134,14 @@ def decode_ejwt(token: str | BytesLike) -> DecodedToken:
     Raises MalformedToken (with ``segment`` and, for encoding faults, ``offset``).
     """
     text = _token_text(token)
+    return DecodedToken(text, *_decode(text))
+
+
+_Parts = tuple[dict[str, Any], dict[str, Any], bytes, bytes]
+
+
+def _decode(text: str) -> _Parts:
+    """(header, claims, signing input, signature) of a token's text, every rule enforced."""
     parts = _codec.split_token(text)
     if parts is None:
         # Not three canonical segments: find out exactly what is wrong, and say so.
@@ -141,10 +157,10 @@ def decode_ejwt(token: str | BytesLike) -> DecodedToken:
         )
     header = _decode_header(text[:dot1], blob[:header_end])
     claims = _json_object(blob[header_end:payload_end], "payload")
-    return DecodedToken(text, header, claims, text[:dot2].encode("ascii"), signature)
+    return header, claims, text[:dot2].encode("ascii"), signature
 
 
-def _decode_explaining(text: str) -> DecodedToken:
+def _decode_explaining(text: str) -> _Parts:
     """decode_ejwt one segment at a time, so the first fault is reported precisely."""
     parts = text.split(".")
     if len(parts) != 3:
@@ -162,7 +178,7 @@ def _decode_explaining(text: str) -> DecodedToken:
     header = _decode_header(header_text, _decode_segment(header_text, 0, "header"))
     claims = _json_object(_decode_segment(payload_text, starts[1], "payload"), "payload")
     signing_input = text[: starts[2] - 1].encode("ascii")
-    return DecodedToken(text, header, claims, signing_input, signature)
+    return header, claims, signing_input, signature
 
 
 def _mac_key(key: object) -> bytes:
@@ -175,22 +191,39 @@ def _mac_key(key: object) -> bytes:
     return bytes(raw)
 
 
+# HMAC-SHA256 (RFC 2104) written out for 32-byte keys: the key padded to the 64-byte block
+# and XOR-ed with ipad / opad by translation tables, as CPython's own hmac module does. It
+# gives the same bytes as hmac.digest (tested) at about two thirds of its cost, which is
+# mostly OpenSSL's per-call HMAC context set-up.
+_IPAD = bytes(value ^ 0x36 for value in range(256))
+_OPAD = bytes(value ^ 0x5C for value in range(256))
+_IPAD_FILL = b"\x36" * (64 - MAC_KEY_SIZE)
+_OPAD_FILL = b"\x5c" * (64 - MAC_KEY_SIZE)
+_sha256 = hashlib.sha256
+
+
 def _mac(key: bytes, signing_input: bytes) -> bytes:
-    return hmac.digest(key, signing_input, "sha256")
+    inner = _sha256(key.translate(_IPAD) + _IPAD_FILL)
+    inner.update(signing_input)
+    return _sha256(key.translate(_OPAD) + _OPAD_FILL + inner.digest()).digest()
 
 
 def check_mac(decoded: DecodedToken, key: BytesLike) -> None:
     """Raise BadSignature unless ``decoded`` carries the HS256 MAC of ``key``."""
-    expected = _mac(_mac_key(key), decoded.signing_input)
-    if not _codec.ct_equal(expected, decoded.signature):
+    _check_mac(decoded.signing_input, decoded.signature, key)
+
+
+def _check_mac(signing_input: bytes, signature: bytes, key: BytesLike) -> None:
+    expected = _mac(_mac_key(key), signing_input)
+    if not _codec.ct_equal(expected, signature):
         raise BadSignature("token MAC does not match the key")
 
 
 def verify_ejwt(token: str | BytesLike, key: BytesLike) -> dict[str, Any]:
     """Decode ``token``, verify its HS256 MAC with the 32-byte ``key``, return its claims."""
-    decoded = decode_ejwt(token)
-    check_mac(decoded, key)
-    return decoded.claims
+    _, claims, signing_input, signature = _decode(_token_text(token))
+    _check_mac(signing_input, signature, key)
+    return claims
 
 
 def sign_ejwt(

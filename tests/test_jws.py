@@ -392,3 +392,21 @@ def test_token_shaped_input_parses_or_raises_our_error(text: str, tail: bytes) -
             continue
         assert decoded.token == candidate
         assert hemproto.b64url_encode(decoded.signature) == candidate.rsplit(".", 1)[1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=32, max_size=32), st.binary(max_size=2000))
+def test_the_hs256_implementation_matches_the_standard_library(key: bytes, message: bytes) -> None:
+    assert jws._mac(key, message) == hmac.digest(key, message, "sha256")
+
+
+def test_header_cache_returns_fresh_dicts_and_stays_bounded() -> None:
+    token = hemproto.sign_ejwt(CLAIMS, KEY)
+    first = hemproto.decode_ejwt(token).header
+    first["alg"] = "none"  # a caller mutating its copy must not poison later decodes
+    assert hemproto.decode_ejwt(token).header == GOOD_HEADER
+    for n in range(40):  # many distinct (valid) header texts
+        header = {"ecdh": "x25519", "alg": "HS256"} if n % 2 else GOOD_HEADER
+        text = json.dumps(header, separators=(",", ":"), indent=None if n < 2 else n)
+        hemproto.decode_ejwt(forge(text, CLAIMS, raw=True))
+    assert len(jws._HEADER_CACHE) <= jws._HEADER_CACHE_SIZE

@@ -408,5 +408,5 @@ def test_header_cache_returns_fresh_dicts_and_stays_bounded() -> None:
     for n in range(40):  # many distinct (valid) header texts
         header = {"ecdh": "x25519", "alg": "HS256"} if n % 2 else GOOD_HEADER
         text = json.dumps(header, separators=(",", ":"), indent=None if n < 2 else n)
-        hemproto.decode_ejwt(forge(text, CLAIMS, raw=True))
+        hemproto.decode_ejwt(forge(text, json.dumps(CLAIMS), raw=True))
     assert len(jws._HEADER_CACHE) <= jws._HEADER_CACHE_SIZE

@@ -99,7 +99,10 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
                 data = as_ascii(text)
             n = len(data)
             cap = n // 4 * 3 + 3
-            out = _out(cap)
+            try:  # _out(cap), inlined: this is the hottest call in the library
+                out = scratch.buffer if cap <= SCRATCH_SIZE else alloc("char[]", cap)
+            except AttributeError:
+                out = _out(cap)
             pointer = data if type(data) is bytes else from_buffer(data)
             written = c_function(pointer, n, out, cap, null)
             if written >= 0:
@@ -127,7 +130,10 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
             return None
         n = len(data)
         cap = n // 4 * 3 + 3
-        out = _out(cap)
+        try:
+            out = scratch.buffer if cap <= SCRATCH_SIZE else alloc("char[]", cap)
+        except AttributeError:
+            out = _out(cap)
         packed = token_decode(data, n, out, cap)
         if packed < 0:
             return None

@@ -106,6 +106,7 @@ static const char *code_name(ptrdiff_t code)
     case HEM_E_PADDING: return "HEM_E_PADDING";
     case HEM_E_TRAILING: return "HEM_E_TRAILING";
     case HEM_E_SPACE: return "HEM_E_SPACE";
+    case HEM_E_SEGMENTS: return "HEM_E_SEGMENTS";
     default: return code >= 0 ? "a byte count" : "an unknown code";
     }
 }

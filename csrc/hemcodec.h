@@ -22,12 +22,17 @@
  *   HEM_E_LENGTH    the input length: the input ends where more was needed
  *   HEM_E_PADDING   index of the third '='
  *   HEM_E_TRAILING  index of the last data character
+ *   HEM_E_SEGMENTS  see hem_token_decode
  *
- * Bounds. Lengths are size_t; results are ptrdiff_t, so inputs must be shorter than
- * PTRDIFF_MAX / 4 bytes (longer inputs get HEM_E_SPACE; the size helpers below are only
- * meaningful within that bound). Work is linear in the input. Outputs are not
- * NUL-terminated. Input and output buffers must not overlap. With a zero length the
- * matching pointer may be NULL. *err_offset is written on input errors only.
+ * Bounds. Lengths are size_t; results are ptrdiff_t, so inputs may be at most
+ * PTRDIFF_MAX / 4 bytes long (longer inputs get HEM_E_SPACE, decided from the length
+ * alone; the size helpers below are only meaningful within that bound). Work is linear in
+ * the input. Outputs are not NUL-terminated. Input and output buffers must not overlap.
+ * With a zero length the matching pointer may be NULL. *err_offset is written on input
+ * errors only: never on success, never with HEM_E_SPACE.
+ *
+ * Return codes: the functions returning ptrdiff_t give a count >= 0 of bytes or characters
+ * written, or one of the negative HEM_E_* codes below.
  */
 #ifndef HEMCODEC_H
 #define HEMCODEC_H
@@ -68,24 +73,43 @@ ptrdiff_t hem_b64_decode(const char *in, size_t in_len, unsigned char *out, size
                          size_t *err_offset);
 
 /* A compact token split into its segments: the offsets of its two '.' and the decoded
- * sizes of header, payload and signature, which lie back to back in the output. */
+ * sizes of header, payload and signature, which lie back to back in the output. The
+ * text a MAC covers, "header.payload", is the token's first dot2 characters. */
 typedef struct hem_token_parts {
     size_t dot1, dot2;
     size_t header_len, payload_len, signature_len;
 } hem_token_parts;
 
 /* Split a compact token "header.payload.signature" and decode its three base64url
- * segments (rules as hem_b64url_decode) into out, back to back. Returns the total bytes
- * written and fills *parts (when not NULL), or a negative code with *err_offset relative to
- * the whole token: HEM_E_SEGMENTS when there are fewer than three segments (offset: the
- * token length), an empty one (offset: where it starts) or more than three (offset: the
- * third '.'); otherwise the first segment's own refusal. out_cap must be at least
- * hem_b64_decoded_max(token_len). It checks no JSON and no MAC: that is the caller's. */
+ * segments (each by the rules of hem_b64url_decode) into out, back to back: the header at
+ * out[0], the payload at out[header_len], the signature at out[header_len + payload_len].
+ * Returns the total bytes written and fills *parts (when parts is not NULL; its contents
+ * are meaningful on success only), or a negative code, decided in this order:
+ *
+ *   HEM_E_SPACE     token_len > PTRDIFF_MAX / 4, or out_cap < hem_b64_decoded_max(token_len)
+ *                   (a caller error, found before the token is read)
+ *   HEM_E_SEGMENTS  fewer than two '.'                          offset: token_len
+ *   HEM_E_SEGMENTS  an empty header, payload or signature       offset: where it starts
+ *   then the three segments are decoded in order and the first refusal is returned, its
+ *   offset counted from the start of the token:
+ *   HEM_E_CHAR, HEM_E_LENGTH, HEM_E_TRAILING   as hem_b64url_decode on that segment (for
+ *                   HEM_E_LENGTH the offset is where the segment ends)
+ *   HEM_E_SEGMENTS  a third '.', i.e. more than three segments  offset: that '.'
+ *
+ * The third '.' is met as the signature's first character outside the alphabet: a refusal
+ * in the header or payload, or a bad character in the signature before that '.', is
+ * reported instead, and the signature's length and trailing bits are not examined.
+ * out_cap = hem_b64_decoded_max(token_len) is always enough. With token_len 0, token and
+ * out may be NULL (the result is HEM_E_SEGMENTS at offset 0). It checks no JSON and no
+ * MAC: that is the caller's. */
 ptrdiff_t hem_token_decode(const char *token, size_t token_len, unsigned char *out,
                            size_t out_cap, hem_token_parts *parts, size_t *err_offset);
 
 /* Returns 1 when the n bytes at a and b are equal, else 0, in time that depends on n
- * only (never on the contents). n == 0 gives 1. */
+ * only (never on the contents, nor on where they differ). n == 0 gives 1. n itself is not
+ * hidden: compare lengths first (they are public for a MAC) and call this on equal-length
+ * data. a and b may be the same or overlap; both are only read. Checked statistically by
+ * csrc/tests/timing_ct_equal.c (`make -C csrc timing`, see docs/c-core.md). */
 int hem_ct_equal(const void *a, const void *b, size_t n);
 
 #ifdef __cplusplus

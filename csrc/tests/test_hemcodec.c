@@ -626,6 +626,533 @@ static void test_ct_equal(void)
     CHECK(hem_ct_equal(b, b, sizeof b) == 1);
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* A reference model of the decoders, written from the rules in hemcodec.h alone: a plain
+ * bit accumulator with no lookup tables, so that it shares nothing with the table-driven
+ * loops of hemcodec.c it is compared with. */
+
+static int model_value(const struct codec *c, unsigned char ch)
+{
+    const char *hit = memchr(c->alphabet, ch, 64);
+    return hit ? (int)(hit - c->alphabet) : -1;
+}
+
+/* out needs room for len bytes. */
+static ptrdiff_t model_decode(const struct codec *c, const char *text, size_t len,
+                              unsigned char *out, size_t *offset)
+{
+    int padded = c->encode == hem_b64_encode;
+    size_t pad = 0, data_len, i, n = 0;
+    unsigned int acc = 0, bits = 0;
+
+    while (padded && pad < len && text[len - 1u - pad] == '=')
+        pad++;
+    data_len = len - pad;
+    for (i = 0; i < data_len; i++) {
+        if (model_value(c, (unsigned char)text[i]) < 0) {
+            *offset = i;
+            return HEM_E_CHAR;
+        }
+    }
+    if (pad > 2u) {
+        *offset = data_len + 2u;
+        return HEM_E_PADDING;
+    }
+    if (padded ? len % 4u != 0 : len % 4u == 1u) {
+        *offset = len;
+        return HEM_E_LENGTH;
+    }
+    for (i = 0; i < data_len; i++) {
+        acc = (acc << 6 | (unsigned int)model_value(c, (unsigned char)text[i])) & 0xFFFu;
+        bits += 6u;
+        if (bits >= 8u) {
+            bits -= 8u;
+            out[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    if (acc & ((1u << bits) - 1u)) {
+        *offset = data_len - 1u;
+        return HEM_E_TRAILING;
+    }
+    return (ptrdiff_t)n;
+}
+
+/* The codec must give the model's verdict: same bytes, or same code at the same offset. */
+static void expect_model(const struct codec *c, const char *text, size_t len)
+{
+    unsigned char *want = xmalloc(len);
+    size_t off = NO_OFFSET;
+    ptrdiff_t r = model_decode(c, text, len, want, &off);
+
+    if (r >= 0)
+        expect_decoded(c, text, len, want, (size_t)r);
+    else
+        expect_refused(c, text, len, r, off);
+    free(want);
+}
+
+/* Every string of up to four characters over a set that reaches every rule: values with
+ * zero and non-zero low bits (A=0, Q=16, E=4, B=1), the four characters the alphabets
+ * spell differently, '=', and '.', which neither accepts. */
+static void test_model_exhaustive(void)
+{
+    static const char set[] = "AQEB-_+/=.";
+    const size_t k = sizeof set - 1u;
+    char text[4];
+    size_t len, idx, count, j;
+    int a;
+
+    for (a = URL; a <= STD; a++) {
+        for (len = 0; len <= 4u; len++) {
+            for (count = 1, j = 0; j < len; j++)
+                count *= k;
+            for (idx = 0; idx < count; idx++) {
+                size_t rest = idx;
+                for (j = 0; j < len; j++) {
+                    text[j] = set[rest % k];
+                    rest /= k;
+                }
+                expect_model(&codecs[a], text, len);
+            }
+        }
+    }
+}
+
+/* Longer random strings: mostly the codec's own alphabet, with a sprinkling of refused
+ * bytes and, for base64, a random run of '=' at the end so all padding rules are hit. */
+static void test_model_random(void)
+{
+    static const char odd[] = "=.-_+/ \n\x80\xff";
+    char text[48];
+    int a, round;
+
+    for (a = URL; a <= STD; a++) {
+        const struct codec *c = &codecs[a];
+        for (round = 0; round < 4000; round++) {
+            size_t len = 5u + next_byte() % 36u, i;
+            for (i = 0; i < len; i++) {
+                unsigned char r = next_byte();
+                text[i] = r < 8u ? odd[r % (sizeof odd - 1u)] : c->alphabet[r % 64u];
+            }
+            if (a == STD) {
+                size_t pad = next_byte() % 5u;
+                while (pad-- > 0)
+                    text[len++] = '=';
+            }
+            expect_model(c, text, len);
+        }
+    }
+}
+
+/* hemcodec.c decodes a group with four pre-shifted tables, one per position in the group,
+ * and a tail with the first three: every byte value goes through each of them here, in a
+ * full group between two others and in both tail lengths. */
+static void test_every_byte_every_lane(void)
+{
+    static const char *const shapes[2][3] = {
+        {"QUJDAAAAQUJD", "QUJDAA", "QUJDAAA"},
+        {"QUJDAAAAQUJD", "QUJDAA==", "QUJDAAA="},
+    };
+    static const size_t lanes[3] = {4, 2, 3};
+    char text[16];
+    unsigned int b;
+    size_t s, lane;
+    int a;
+
+    for (a = URL; a <= STD; a++) {
+        for (s = 0; s < 3u; s++) {
+            size_t len = strlen(shapes[a][s]);
+            for (lane = 0; lane < lanes[s]; lane++) {
+                for (b = 0; b < 256u; b++) {
+                    memcpy(text, shapes[a][s], len);
+                    text[4u + lane] = (char)b;
+                    expect_model(&codecs[a], text, len);
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* hem_token_decode */
+
+static const struct codec *const url = &codecs[URL];
+
+/* Offsets of the segments a well-formed split gives; a model of the header's rules for
+ * compact tokens, built on model_decode for the segments themselves. out needs len bytes. */
+static ptrdiff_t model_token(const char *t, size_t len, unsigned char *out,
+                             hem_token_parts *parts, size_t *offset)
+{
+    size_t dots[3], nd = 0, start[3], end[3], decoded[3], i, k, total = 0;
+
+    for (i = 0; i < len && nd < 3u; i++)
+        if (t[i] == '.')
+            dots[nd++] = i;
+    if (nd < 2u) {
+        *offset = len;
+        return HEM_E_SEGMENTS;
+    }
+    start[0] = 0;
+    start[1] = dots[0] + 1u;
+    start[2] = dots[1] + 1u;
+    end[0] = dots[0];
+    end[1] = dots[1];
+    end[2] = nd == 3u ? dots[2] : len;
+    for (k = 0; k < 3u; k++) {
+        if (start[k] == (k < 2u ? end[k] : len)) {
+            *offset = start[k];
+            return HEM_E_SEGMENTS;
+        }
+    }
+    for (k = 0; k < 3u; k++) {
+        size_t off = 0;
+        ptrdiff_t r;
+        if (k == 2u && nd == 3u) {
+            /* A fourth segment: refused at the third '.', unless a bad character comes
+             * first (the third '.' is itself just the first refused character). */
+            for (i = start[2]; i < end[2]; i++) {
+                if (model_value(url, (unsigned char)t[i]) < 0) {
+                    *offset = i;
+                    return HEM_E_CHAR;
+                }
+            }
+            *offset = end[2];
+            return HEM_E_SEGMENTS;
+        }
+        r = model_decode(url, t + start[k], end[k] - start[k], out + total, &off);
+        if (r < 0) {
+            *offset = start[k] + off;
+            return r;
+        }
+        decoded[k] = (size_t)r;
+        total += decoded[k];
+    }
+    parts->dot1 = dots[0];
+    parts->dot2 = dots[1];
+    parts->header_len = decoded[0];
+    parts->payload_len = decoded[1];
+    parts->signature_len = decoded[2];
+    return (ptrdiff_t)total;
+}
+
+/* Runs hem_token_decode on an exactly sized copy into exactly hem_b64_decoded_max(len)
+ * bytes; then again with parts and err_offset NULL, which must not change the result. */
+static ptrdiff_t run_token(const char *text, size_t len, unsigned char **out_copy,
+                           hem_token_parts *parts, size_t *offset)
+{
+    char *in = dup_exact(text, len);
+    size_t cap = hem_b64_decoded_max(len);
+    unsigned char *out = xmalloc(cap);
+    ptrdiff_t r, again;
+
+    *offset = NO_OFFSET;
+    memset(parts, 0xEE, sizeof *parts);
+    r = hem_token_decode(in, len, out, cap, parts, offset);
+    again = hem_token_decode(in, len, out, cap, NULL, NULL);
+    CHECKF(again == r, "token \"%s\": %s, then %s without parts and err_offset",
+           show(text, len), code_name(r), code_name(again));
+    free(in);
+    *out_copy = out;
+    return r;
+}
+
+static void expect_token(const char *text, size_t len, const void *want, size_t want_len,
+                         size_t dot1, size_t dot2, size_t header_len, size_t payload_len)
+{
+    hem_token_parts parts;
+    unsigned char *out;
+    size_t off;
+    ptrdiff_t r = run_token(text, len, &out, &parts, &off);
+
+    CHECKF(r == (ptrdiff_t)want_len && off == NO_OFFSET, "token \"%s\": got %s %ld",
+           show(text, len), code_name(r), (long)r);
+    if (r == (ptrdiff_t)want_len) {
+        CHECKF(memcmp(out, want, want_len) == 0, "token \"%s\": bytes", show(text, len));
+        CHECKF(parts.dot1 == dot1 && parts.dot2 == dot2 && parts.header_len == header_len &&
+                   parts.payload_len == payload_len &&
+                   parts.signature_len == want_len - header_len - payload_len,
+               "token \"%s\": parts %lu %lu %lu %lu %lu", show(text, len),
+               (unsigned long)parts.dot1, (unsigned long)parts.dot2,
+               (unsigned long)parts.header_len, (unsigned long)parts.payload_len,
+               (unsigned long)parts.signature_len);
+    }
+    free(out);
+}
+
+static void expect_token_refused(const char *text, size_t len, ptrdiff_t code, size_t offset)
+{
+    hem_token_parts parts;
+    unsigned char *out;
+    size_t off;
+    ptrdiff_t r = run_token(text, len, &out, &parts, &off);
+
+    CHECKF(r == code && off == offset, "token \"%s\": want %s at %lu, got %s at %ld",
+           show(text, len), code_name(code), (unsigned long)offset, code_name(r),
+           off == NO_OFFSET ? -1L : (long)off);
+    free(out);
+}
+
+static void expect_token_model(const char *text, size_t len)
+{
+    hem_token_parts parts;
+    unsigned char *want = xmalloc(len);
+    size_t off = NO_OFFSET;
+    ptrdiff_t r = model_token(text, len, want, &parts, &off);
+
+    if (r >= 0)
+        expect_token(text, len, want, (size_t)r, parts.dot1, parts.dot2, parts.header_len,
+                     parts.payload_len);
+    else
+        expect_token_refused(text, len, r, off);
+    free(want);
+}
+
+static void test_token_valid(void)
+{
+    static const unsigned char foobarf[] = "foobarf";
+    static const unsigned char a3[] = "AAA";
+
+    expect_token(T("Zm9v.YmFy.Zg"), foobarf, 7, 4, 9, 3, 3);
+    expect_token(T("QQ.QQ.QQ"), a3, 3, 2, 5, 1, 1);
+    expect_token(T("-_-_.-w.-_8"), "\xfb\xff\xbf\xfb\xfb\xff", 6, 4, 7, 3, 1);
+}
+
+/* Every combination of 1 to 9 bytes per segment: each tail length in each position. */
+static void test_token_sizes(void)
+{
+    unsigned char data[27];
+    char text[3 * 12 + 2];
+    size_t h, p, g, i;
+
+    for (h = 1; h <= 9u; h++) {
+        for (p = 1; p <= 9u; p++) {
+            for (g = 1; g <= 9u; g++) {
+                size_t n = h + p + g, len = 0;
+                ptrdiff_t w;
+                for (i = 0; i < n; i++)
+                    data[i] = next_byte();
+                w = hem_b64url_encode(data, h, text, sizeof text);
+                len = (size_t)w;
+                text[len++] = '.';
+                w = hem_b64url_encode(data + h, p, text + len, sizeof text - len);
+                len += (size_t)w;
+                text[len++] = '.';
+                w = hem_b64url_encode(data + h + p, g, text + len, sizeof text - len);
+                len += (size_t)w;
+                expect_token(text, len, data, n, hem_b64url_encoded_len(h),
+                             hem_b64url_encoded_len(h) + 1u + hem_b64url_encoded_len(p), h, p);
+            }
+        }
+    }
+}
+
+struct token_refusal {
+    const char *text;
+    size_t len;
+    ptrdiff_t code;
+    size_t offset;
+};
+
+static const struct token_refusal token_refusals[] = {
+    /* Fewer than three segments: the offset is the token length. */
+    {T(""), HEM_E_SEGMENTS, 0},
+    {T("QQ"), HEM_E_SEGMENTS, 2},
+    {T("QQ.QQ"), HEM_E_SEGMENTS, 5},
+    {T("."), HEM_E_SEGMENTS, 1},
+    {T("*.QQ"), HEM_E_SEGMENTS, 4}, /* the shape is checked before any character */
+    /* An empty segment: where it starts. */
+    {T(".."), HEM_E_SEGMENTS, 0},
+    {T(".QQ.QQ"), HEM_E_SEGMENTS, 0},
+    {T("QQ..QQ"), HEM_E_SEGMENTS, 3},
+    {T("QQ.QQ."), HEM_E_SEGMENTS, 6},
+    {T("*.QQ."), HEM_E_SEGMENTS, 5},
+    {T("QQ..QQ.QQ"), HEM_E_SEGMENTS, 3},
+    /* More than three: the third '.'. */
+    {T("QQ.QQ.QQ.QQ"), HEM_E_SEGMENTS, 8},
+    {T("QQ.QQ.QQ."), HEM_E_SEGMENTS, 8},
+    {T("QQ.QQ.."), HEM_E_SEGMENTS, 6},
+    {T("QQ.QQ..."), HEM_E_SEGMENTS, 6},
+    {T("QQ.QQ.QQ.QQ.QQ"), HEM_E_SEGMENTS, 8},
+    {T("QUJD.QUJD.QUJD.QUJD"), HEM_E_SEGMENTS, 14},
+    {T("QQ.QQ.Q.QQ"), HEM_E_SEGMENTS, 7},
+    {T("QQ.QQ.QR.QQ"), HEM_E_SEGMENTS, 8}, /* never decoded, so no trailing-bits verdict */
+    {T("QQ.QQ.QUJDR.QQ"), HEM_E_SEGMENTS, 11}, /* nor a length one */
+
+    /* A bad character in each segment, at its offset in the whole token. */
+    {T("Q*.QQ.QQ"), HEM_E_CHAR, 1},
+    {T("QQ==.QQ.QQ"), HEM_E_CHAR, 2},
+    {T("QQ.Q+Q.QQ"), HEM_E_CHAR, 4},
+    {T("QQ.QQ/.QQ"), HEM_E_CHAR, 5},
+    {T("QQ.QQ.QQ="), HEM_E_CHAR, 8},
+    {T("QQ.QQ.Q\x80"), HEM_E_CHAR, 7},
+    {T("QQ.QQ.QQ\n"), HEM_E_CHAR, 8},
+    {T("QQ.QQ.\0QQ"), HEM_E_CHAR, 6},
+    /* A length no encoding has, in each segment: the offset is where the segment ends. */
+    {T("QUJDR.QQ.QQ"), HEM_E_LENGTH, 5},
+    {T("QQ.Q.QQ"), HEM_E_LENGTH, 4},
+    {T("QQ.QQ.Q"), HEM_E_LENGTH, 7},
+    {T("QQ.QQ.QUJDR"), HEM_E_LENGTH, 11},
+    /* Non-zero unused bits in each segment: its last character. */
+    {T("QR.QQ.QQ"), HEM_E_TRAILING, 1},
+    {T("QUJ.QQ.QQ"), HEM_E_TRAILING, 2},
+    {T("QQ.QR.QQ"), HEM_E_TRAILING, 4},
+    {T("QQ.QQ.QR"), HEM_E_TRAILING, 7},
+    {T("QQ.QQ.QUJ"), HEM_E_TRAILING, 8},
+
+    /* Precedence: segments are decoded in order and the first refusal is the answer, so
+     * an earlier segment's refusal wins over anything later, a fourth segment included. */
+    {T("QR.Q*.QQ"), HEM_E_TRAILING, 1},
+    {T("QQ.QR.*"), HEM_E_TRAILING, 4},
+    {T("QQ.QQ.*R"), HEM_E_CHAR, 6},
+    {T("Q*.QQ.QQ.QQ"), HEM_E_CHAR, 1},
+    {T("QUJDR.QQ.QQ.QQ"), HEM_E_LENGTH, 5},
+    {T("QQ.QQ.Q*.QQ"), HEM_E_CHAR, 7},
+    {T("QQ.QQ.QQ=.QQ"), HEM_E_CHAR, 8},
+};
+
+static void test_token_refusals(void)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof token_refusals / sizeof token_refusals[0]; i++) {
+        const struct token_refusal *r = &token_refusals[i];
+        expect_token_refused(r->text, r->len, r->code, r->offset);
+        /* The table itself must agree with the model of the header's rules. */
+        expect_token_model(r->text, r->len);
+    }
+}
+
+/* Random short tokens, compared with the model: mostly valid characters, two to four
+ * segments, some of them empty, and occasional refused bytes or extra dots. */
+static void test_token_random(void)
+{
+    static const char odd[] = "=.+/ \x80";
+    char text[64];
+    int round;
+
+    for (round = 0; round < 20000; round++) {
+        size_t segments = 2u + next_byte() % 3u, len = 0, k, i;
+        for (k = 0; k < segments; k++) {
+            size_t n = next_byte() % 12u;
+            if (k > 0)
+                text[len++] = '.';
+            for (i = 0; i < n; i++) {
+                unsigned char r = next_byte();
+                text[len++] = r < 6u ? odd[r] : url->alphabet[r % 64u];
+            }
+        }
+        expect_token_model(text, len);
+    }
+}
+
+static void test_token_space_and_nulls(void)
+{
+    unsigned char out[8];
+    hem_token_parts parts;
+    size_t off = NO_OFFSET;
+    const size_t too_long = (size_t)PTRDIFF_MAX / 4u + 1u;
+
+    /* out_cap is checked against hem_b64_decoded_max(token_len), 6 for 8 characters, even
+     * though this token needs only 3 bytes; a short buffer is a caller error, reported
+     * first, and leaves *err_offset alone. */
+    CHECK(hem_token_decode("QQ.QQ.QQ", 8, out, 5, &parts, &off) == HEM_E_SPACE);
+    CHECK(hem_token_decode("QQ.QQ.QQ", 8, out, 6, &parts, &off) == 3);
+    CHECK(hem_token_decode("QQ", 2, out, 0, &parts, &off) == HEM_E_SPACE);
+    CHECK(hem_token_decode("Q*.QQ.QQ", 8, out, 0, &parts, &off) == HEM_E_SPACE);
+    CHECK(hem_token_decode("QQ.QQ.QQ", too_long, out, (size_t)-1, &parts, &off) == HEM_E_SPACE);
+    CHECK(off == NO_OFFSET);
+
+    /* A zero length: the pointers may be NULL, and there are no segments. */
+    CHECK(hem_token_decode(NULL, 0, NULL, 0, &parts, &off) == HEM_E_SEGMENTS && off == 0);
+    CHECK(hem_token_decode(NULL, 0, NULL, 0, NULL, NULL) == HEM_E_SEGMENTS);
+    /* parts and err_offset are each optional. */
+    CHECK(hem_token_decode("QQ.QQ.QQ", 8, out, 6, NULL, &off) == 3);
+    CHECK(hem_token_decode("QQ.QQ.QQ", 8, out, 6, &parts, NULL) == 3 && parts.dot2 == 5);
+    CHECK(hem_token_decode("QQ.QQ", 5, out, 6, NULL, NULL) == HEM_E_SEGMENTS);
+}
+
+/* The vendor's published check example: a real device token. */
+static const char sample_token[] =
+    "eyJlY2RoIjoieDI1NTE5IiwidHlwIjoiSldUIiwiYWxnIjoiSFMyNTYifQ."
+    "eyJqdGkiOiJrSUEzWXJDQWJpMXZDVTFoOHlwbjJLdHMxUVNET1FVS05zYVVJZ1dvU3IwPSIsImlzcyI6IjBr"
+    "Um1DbGlVUXZSd2Z4aTdUMWVrMkd0YlNFUnpNRlJHTGV5TzFyMXRFWG89IiwicWlkIjoiZTZQQXZDWnJtTWMw"
+    "ZlVUMEt6bUw3STNUSXo2UUZBNEpCallzbEU5ZisvQT0iLCJhdWQiOiIvTGJ4bzVNZ1U2Wk90VnN4eEc1akNR"
+    "NSs0ZXd4b2ExclY4ZXFNSUZGblRBPSIsImZ3cyI6Ilora0FhamdWVmRTTVFqTkl2SzVGR3owKzlyZi9KdXRW"
+    "Q2xOWTZTN0dCZVE3NjVOTVlFVC9YZ2RBNjFjbU1rMTV3YXcwOG9OTHVXbVV5Z0hLM3hXRkNBPT0iLCJibHMi"
+    "OiI4TXdvd3NLa3hnRVdubDJrMHQvZU92c2pUYlI3MHBvWUMyY3p5UEl3S24vaFZMNjhXRjNRYVF3WjFieFZj"
+    "WXY3ZzhXRXd5ekoyUFZuVEZBbFlRN2hCZz09IiwidWlzIjoiNkdoMmNDcVNKMEdVTFFLRTFEaWJvWTFPc0M4"
+    "ck01KzF4UFpjbENuaHRybz0iLCJjc24iOiJLZnNhS0t2Tmw0THZQaWdsMEdtR0JnPT0ifQ."
+    "dn2cwBODoUKkGKrr92IW13NgVg7j-h6VGO-tnADqins";
+
+static void test_token_sample(void)
+{
+    static const char header[] = "{\"ecdh\":\"x25519\",\"typ\":\"JWT\",\"alg\":\"HS256\"}";
+    static const char jti[] = "{\"jti\":\"kIA3YrCAbi1vCU1h8ypn2Kts1QSDOQUKNsaUIgWoSr0=\",";
+    static const unsigned char signature[32] = {
+        0x76, 0x7d, 0x9c, 0xc0, 0x13, 0x83, 0xa1, 0x42, 0xa4, 0x18, 0xaa,
+        0xeb, 0xf7, 0x62, 0x16, 0xd7, 0x73, 0x60, 0x56, 0x0e, 0xe3, 0xfa,
+        0x1e, 0x95, 0x18, 0xef, 0xad, 0x9c, 0x00, 0xea, 0x8a, 0x7b};
+    const size_t len = sizeof sample_token - 1u;
+    hem_token_parts parts;
+    unsigned char *out, payload[512];
+    size_t off;
+    ptrdiff_t r = run_token(sample_token, len, &out, &parts, &off), p;
+
+    CHECK(len == 761);
+    CHECKF(r == 43 + 493 + 32, "got %s %ld", code_name(r), (long)r);
+    CHECK(parts.dot1 == 58 && parts.dot2 == 717);
+    CHECK(parts.header_len == 43 && parts.payload_len == 493 && parts.signature_len == 32);
+    if (r == 43 + 493 + 32) {
+        CHECK(memcmp(out, header, 43) == 0);
+        p = hem_b64url_decode(sample_token + 59, 658, payload, sizeof payload, NULL);
+        CHECK(p == 493 && memcmp(out + 43, payload, 493) == 0);
+        CHECK(memcmp(out + 43, jti, sizeof jti - 1u) == 0);
+        CHECK(memcmp(out + 43 + 493, signature, 32) == 0);
+    }
+    free(out);
+}
+
+/* A long token, 8192 characters: refusals deep inside still carry the exact offset. */
+static void test_token_long(void)
+{
+    enum { LEN = 8192, H = 30, G = 32 };
+    const size_t hl = hem_b64url_encoded_len(H), gl = hem_b64url_encoded_len(G);
+    const size_t pl = LEN - 2u - hl - gl, pb = hem_b64_decoded_max(pl);
+    unsigned char *data = xmalloc(H + pb + G);
+    char *text = xmalloc(LEN);
+    size_t i;
+
+    CHECK(pl % 4u != 1u && hem_b64url_encoded_len(pb) == pl);
+    for (i = 0; i < H + pb + G; i++)
+        data[i] = next_byte();
+    hem_b64url_encode(data, H, text, hl);
+    text[hl] = '.';
+    hem_b64url_encode(data + H, pb, text + hl + 1u, pl);
+    text[hl + 1u + pl] = '.';
+    hem_b64url_encode(data + H + pb, G, text + LEN - gl, gl);
+    expect_token(text, LEN, data, H + pb + G, hl, hl + 1u + pl, H, pb);
+
+    {
+        char *probe = dup_exact(text, LEN);
+        probe[8000] = '*';
+        expect_token_refused(probe, LEN, HEM_E_CHAR, 8000);
+        memcpy(probe, text, LEN);
+        probe[LEN - 2] = '.';
+        expect_token_refused(probe, LEN, HEM_E_SEGMENTS, LEN - 2);
+        memcpy(probe, text, LEN);
+        /* 43 signature characters: the last one carries two unused bits. */
+        probe[LEN - 1] = probe[LEN - 1] == 'B' ? 'C' : 'B';
+        expect_token_refused(probe, LEN, HEM_E_TRAILING, LEN - 1);
+        expect_token_model(probe, LEN);
+        memcpy(probe, text, LEN);
+        probe[hl + pl] = '=';
+        expect_token_refused(probe, LEN, HEM_E_CHAR, hl + pl);
+        free(probe);
+    }
+    free(text);
+    free(data);
+}
+
 int main(void)
 {
     test_sizes();
@@ -639,6 +1166,16 @@ int main(void)
     test_trailing_bits();
     test_space();
     test_ct_equal();
+    test_model_exhaustive();
+    test_model_random();
+    test_every_byte_every_lane();
+    test_token_valid();
+    test_token_sizes();
+    test_token_refusals();
+    test_token_random();
+    test_token_space_and_nulls();
+    test_token_sample();
+    test_token_long();
 
     printf("%lu passed, %lu failed\n", n_passed, n_failed);
     return n_failed ? 1 : 0;

@@ -1,8 +1,9 @@
 """Strict JSON for token segments and request bodies: I-JSON (RFC 7493) and a depth cap.
 
 It refuses duplicate member names, NaN/Infinity, numbers outside IEEE double range,
-integers beyond 2**53 - 1 in magnitude, invalid UTF-8, and nesting deeper than MAX_DEPTH,
-raising the caller's error class. It knows nothing about tokens or claims.
+integers beyond 2**53 - 1 in magnitude, invalid UTF-8, surrogates and noncharacters (also
+when escaped), and nesting deeper than MAX_DEPTH, raising the caller's error class, in
+time linear in the input. It knows nothing about tokens or claims.
 """
 
 from __future__ import annotations
@@ -18,8 +19,17 @@ __all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "JsonRefused", "dumps_compact", "loa
 MAX_DEPTH = 16
 MAX_SAFE_INTEGER = 2**53 - 1
 
-# A JSON string (to skip) or a bracket (to count), for the exact depth scan.
-_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# One lexeme at a time for the exact depth scan: a JSON string (skipped whole, possibly
+# unterminated), a run of other characters, or a bracket. The possessive quantifiers never
+# give back what they took and every match consumes at least one character, so a scan is
+# linear even on hostile text (many escaped quotes and no closing one).
+_LEXEME = re.compile(r'"(?:[^"\\]++|\\.)*+"?|[^"\[\]{}]++|[\[\]{}]', re.DOTALL)
+# RFC 7493 section 2.1: no surrogates and no noncharacters, escaped or not.
+_FORBIDDEN_CODE_POINTS = re.compile(
+    "[\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
+    + "]"
+)
 
 
 class JsonRefused(Exception):
@@ -74,14 +84,38 @@ def _check_depth(text: str) -> None:
     if text.count("{") + text.count("[") <= MAX_DEPTH:
         return
     depth = 0
-    for match in _STRING_OR_BRACKET.finditer(text):
+    for match in _LEXEME.finditer(text):
         lexeme = match.group()
-        if lexeme in "[{":
+        if lexeme == "[" or lexeme == "{":
             depth += 1
             if depth > MAX_DEPTH:
                 raise JsonRefused(f"nesting deeper than {MAX_DEPTH} at offset {match.start()}")
-        elif lexeme in "]}":
+        elif lexeme == "]" or lexeme == "}":
             depth -= 1
+
+
+def _check_code_points(text: str, value: Any) -> None:
+    # Raw text is valid UTF-8 here, so only noncharacters can be in it, and only if it is not
+    # ASCII (an O(1) test); escapes (\uXXXX) can spell anything, so then the parsed strings
+    # are checked too. Neither happens in this family's tokens, so this is rarely any work.
+    if not text.isascii() and _FORBIDDEN_CODE_POINTS.search(text):
+        raise JsonRefused("text holds a noncharacter (RFC 7493 section 2.1)")
+    if "\\u" in text:
+        _check_strings(value)
+
+
+def _check_strings(value: Any) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            if not item.isascii() and _FORBIDDEN_CODE_POINTS.search(item):
+                raise JsonRefused("a string holds a surrogate or noncharacter (RFC 7493 2.1)")
+        elif type(item) is dict:
+            stack.extend(item)
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
 
 
 def loads_object(data: bytes | str, error: Callable[[str], Exception]) -> dict[str, Any]:
@@ -98,6 +132,7 @@ def loads_object(data: bytes | str, error: Callable[[str], Exception]) -> dict[s
             end = -1
         if end != len(text):
             value = _DECODER.decode(text)
+        _check_code_points(text, value)
     except UnicodeDecodeError as exc:
         raise error(f"invalid UTF-8 at byte {exc.start}") from None
     except JsonRefused as exc:

@@ -121,7 +121,7 @@ def _describe(text: str) -> dict[str, Any]:
             else:
                 entry.update(size=len(raw), hex=raw.hex())
         if name == "iat" and isinstance(value, int):
-            moment = datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+            moment = datetime.datetime.fromtimestamp(value, datetime.UTC)
             entry["time"] = moment.isoformat()
         if name == "act" and value in ACTION_MEANINGS:
             entry["action"] = ACTION_MEANINGS[value]
@@ -205,7 +205,7 @@ def _demo_certificate() -> bytes:
 
     key = ed25519.Ed25519PrivateKey.generate()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "my.ence.do")])
-    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -292,7 +292,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     rtc_text = (
         "not set"
         if rtc is None
-        else (datetime.datetime.fromtimestamp(rtc, datetime.timezone.utc).isoformat())
+        else (datetime.datetime.fromtimestamp(rtc, datetime.UTC).isoformat())
     )
     out.write(f"   status       {outcome.status}\n")
     out.write(f"   rtc          {rtc_text}\n")
@@ -333,6 +333,23 @@ def cmd_cbor(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
             raise UsageError("the envelope must be given in hex (or with --file)") from None
     out.write(from_cbor(data) + "\n")
     return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    # Imported here: only this command needs the measuring engine and the peers it loads.
+    from . import bench
+
+    try:
+        return bench.command(
+            out,
+            quick=args.quick,
+            rounds=args.rounds,
+            groups=args.group,
+            as_json=args.json,
+            plot_path=args.plot,
+        )
+    except bench.BenchUsageError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -379,6 +396,18 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("input", nargs="?", help="the envelope in hex, or - for standard input")
     decode.add_argument("--file", help="read the envelope bytes from this file instead")
     decode.set_defaults(run=cmd_cbor)
+
+    bench = commands.add_parser(
+        "bench", help="time hemproto against the libraries one would use instead"
+    )
+    bench.add_argument("--quick", action="store_true", help="a few short rounds (seconds)")
+    bench.add_argument("--rounds", type=int, help="timed blocks per entry (default 25)")
+    bench.add_argument(
+        "--group", action="append", default=[], help="only groups containing this text"
+    )
+    bench.add_argument("--json", action="store_true", help="machine-readable output")
+    bench.add_argument("--plot", metavar="FILE.png", help="bar chart of the ratios (matplotlib)")
+    bench.set_defaults(run=cmd_bench)
     return parser
 
 

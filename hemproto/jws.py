@@ -7,6 +7,7 @@ It knows no claim semantics (see claims) and has no switch that skips a check.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,8 +37,13 @@ _REQUIRED_HEADER = ("alg", "ecdh")
 _SEGMENTS = ("header", "payload", "signature")
 # Decoded bytes of the last, partial group of a canonical segment, by its length mod 4.
 _TAIL_BYTES = (0, 0, 1, 2)
-_HEADER_CACHE: dict[str, dict[str, Any]] = {}
 _HEADER_CACHE_SIZE = 16
+# Seeded with the two header texts the family uses (device order, login order), so that a
+# flood of odd but valid headers filling the cache can never push these out.
+_HEADER_CACHE: dict[str, dict[str, Any]] = {
+    _codec.b64url_encode(json.dumps(header, separators=(",", ":")).encode()): header
+    for header in (DEFAULT_HEADER, {"ecdh": "x25519", "alg": "HS256", "typ": "JWT"})
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -196,6 +196,13 @@ HDR = json.dumps(GOOD_HEADER, separators=(",", ":"))
         (HDR, '{"a":1} x', "payload", "invalid JSON"),
         (HDR, "", "payload", "empty"),
         (HDR, "\ufeff{}", "payload", "invalid JSON"),
+        (HDR, '{"a":"\\ud800"}', "payload", "surrogate"),
+        (HDR, '{"a":"\\udc00\\ud800"}', "payload", "surrogate"),
+        (HDR, '{"\\ud83d":1}', "payload", "surrogate"),
+        (HDR, '{"a":["\\uffff"]}', "payload", "noncharacter"),
+        (HDR, '{"a":"\\ufdd0"}', "payload", "noncharacter"),
+        (HDR, '{"a":"\ufffe"}', "payload", "noncharacter"),
+        (HDR, '{"a":"\U0010ffff"}', "payload", "noncharacter"),
     ],
 )
 def test_json_rules(header_text: str, payload_text: str, segment: str, match: str) -> None:
@@ -410,3 +417,10 @@ def test_header_cache_returns_fresh_dicts_and_stays_bounded() -> None:
         text = json.dumps(header, separators=(",", ":"), indent=None if n < 2 else n)
         hemproto.decode_ejwt(forge(text, json.dumps(CLAIMS), raw=True))
     assert len(jws._HEADER_CACHE) <= jws._HEADER_CACHE_SIZE
+
+
+def test_escaped_astral_characters_and_backslashes_are_fine() -> None:
+    claims = {"emoji": "\U0001f600", "path": "C:\\ud800", "quote": '"\\u0041'}
+    token = hemproto.sign_ejwt(claims, KEY)  # json.dumps escapes the emoji as a pair
+    assert "\\ud83d" in hemproto.b64url_decode(token.split(".")[1]).decode()
+    assert hemproto.verify_ejwt(token, KEY) == claims

@@ -10,7 +10,7 @@ from typing import Any
 import jwt
 import pytest
 from _tamper import every_single_change
-from _tokens import b64url, forge
+from _tokens import b64url, forge, ijson_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -368,16 +368,16 @@ def test_module_constants() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | ijson_text(20),
     lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        st.lists(children, max_size=4) | st.dictionaries(ijson_text(8), children, max_size=4)
     ),
     max_leaves=12,
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.text(max_size=10), json_values, max_size=6))
+@given(st.dictionaries(ijson_text(10), json_values, max_size=6))
 def test_any_json_claims_round_trip(claims: dict[str, Any]) -> None:
     assert hemproto.verify_ejwt(hemproto.sign_ejwt(claims, KEY), KEY) == claims
 

@@ -1,100 +1,57 @@
-"""Fixtures for the benchmark suite, and a summary of each group's medians against hemproto.
+"""Fixtures for the benchmark suite, and the summaries printed after the run.
 
 This directory is collected only when named on the command line (the project's pytest
 config has ``testpaths = ["tests"]``). Fixture names carry a ``bench_`` prefix so they
 never shadow the test suite's fixtures when both directories run in one session.
 
-Every benchmark marks its hemproto entry with ``extra_info["baseline_rank"]`` (lower wins
-when a group has more than one hemproto entry) and labels itself with
-``extra_info["entry"]``; the terminal summary divides each median by the baseline's.
+Every benchmark labels itself with ``extra_info["entry"]`` and marks its hemproto entry
+with ``extra_info["baseline_rank"]`` (lower wins when a group has more than one hemproto
+entry); the terminal summary divides each median by the baseline's. The memory tests
+record their figures through ``bench_memory_report`` and are printed in the same place.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from _suite import MemoryReport
 
 import hemproto
+from hemproto import bench
 
-# Fixed keys, so every run measures the same token. Never use these anywhere real.
-BACKEND_PRIVATE = bytes(range(32))
-DEVICE_PRIVATE = bytes(range(100, 132))
-OTHER_MAC_KEY = bytes(range(200, 232))
-
-
-def fixed_bytes(label: str, size: int) -> bytes:
-    """Deterministic, non-trivial bytes for a claim or an input (not secret, not random)."""
-    return hashlib.shake_256(f"hemproto-bench:{label}".encode()).digest(size)
-
-
-def b64(data: bytes) -> str:
-    """Standard padded base64, as the check's claims travel."""
-    return base64.b64encode(data).decode("ascii")
-
-
-def b64url(data: bytes) -> str:
-    """Unpadded base64url, as JWS segments travel."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-@dataclass(frozen=True)
-class CheckFixture:
-    """A real check token and everything needed to verify it, computed independently."""
-
-    token: str
-    forged: str  # same header and payload, MAC made with another key
-    backend_private: bytes
-    backend_pair: hemproto.KeyPair
-    device_public: bytes
-    shared_secret: bytes
-    fields: dict[str, bytes]  # claim name -> raw bytes
-    claims: dict[str, str]  # claim name -> wire value (standard base64)
+UNTIMED_MARKER = "bench_untimed"
 
 
 @pytest.fixture(scope="session")
-def bench_check() -> CheckFixture:
-    backend = hemproto.KeyPair(BACKEND_PRIVATE)
-    device = hemproto.KeyPair(DEVICE_PRIVATE)
-    fields = {
-        "jti": fixed_bytes("jti", 32),
-        "iss": device.public,
-        "qid": fixed_bytes("qid", 32),
-        "aud": backend.public,
-        "fws": fixed_bytes("fws", 64),
-        "bls": fixed_bytes("bls", 64),
-        "uis": fixed_bytes("uis", 32),
-        "csn": fixed_bytes("csn", 16),
-    }
-    token = hemproto.sign_check(
-        device,
-        backend.public,
-        jti=fields["jti"],
-        qid=fields["qid"],
-        fws=fields["fws"],
-        bls=fields["bls"],
-        uis=fields["uis"],
-        csn=fields["csn"],
+def bench_corpus() -> bench.Corpus:
+    return bench.shared_corpus()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{UNTIMED_MARKER}: not timed, but part of every run of the suite "
+        "(memory measurements, checks of the inputs)",
     )
-    # The device side of the exchange: what the backend side must arrive at.
-    shared = device.shared(backend.public)
-    signing_input = token.rsplit(".", 1)[0]
-    forged_mac = hmac.digest(OTHER_MAC_KEY, signing_input.encode("ascii"), "sha256")
-    return CheckFixture(
-        token=token,
-        forged=f"{signing_input}.{b64url(forged_mac)}",
-        backend_private=BACKEND_PRIVATE,
-        backend_pair=backend,
-        device_public=device.public,
-        shared_secret=shared,
-        fields=fields,
-        claims={name: b64(value) for name, value in fields.items()},
-    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # --benchmark-only skips every test that does not use the timing fixture. The memory
+    # measurements and input checks time nothing, yet they belong to the suite's one
+    # command, so the skip pytest-benchmark added to them is taken back; nothing else.
+    if not config.getoption("benchmark_only", False):
+        return
+    for item in items:
+        if item.get_closest_marker(UNTIMED_MARKER) is None:
+            continue
+        item.own_markers[:] = [
+            mark
+            for mark in item.own_markers
+            if not (mark.name == "skip" and "--benchmark-only" in str(mark.kwargs.get("reason")))
+        ]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -109,9 +66,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
-# --- the "relative to hemproto" summary ---------------------------------------------------
+# --- the "relative to hemproto" summaries --------------------------------------------------
 
 _GROUPS = pytest.StashKey[list[tuple[str, list[dict[str, Any]]]]]()
+_MEMORY = pytest.StashKey[MemoryReport]()
 
 
 @pytest.hookimpl(wrapper=True, optionalhook=True)
@@ -123,6 +81,12 @@ def pytest_benchmark_group_stats(
     return groups
 
 
+@pytest.fixture(scope="session")
+def bench_memory_report(pytestconfig: pytest.Config) -> MemoryReport:
+    """Where the memory tests put their figures, for the summary at the end of the run."""
+    return pytestconfig.stash.setdefault(_MEMORY, MemoryReport())
+
+
 def _format_seconds(seconds: float) -> str:
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
         if seconds >= scale:
@@ -130,11 +94,7 @@ def _format_seconds(seconds: float) -> str:
     return f"{seconds / 1e-9:8.1f} ns"
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    groups = config.stash.get(_GROUPS, None)
-    if not groups:
-        return
+def _timing_lines(groups: list[tuple[str, list[dict[str, Any]]]]) -> list[str]:
     lines: list[str] = []
     for group, benches in groups:
         current = [b for b in benches if not b.get("path")]  # drop --benchmark-compare rows
@@ -142,12 +102,35 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         if not ranked:
             continue
         base = min(ranked, key=lambda b: b["extra_info"]["baseline_rank"])
-        lines.append(f"{group}  (baseline: {base['extra_info'].get('entry', base['name'])})")
-        for bench in sorted(current, key=lambda b: b["median"]):
-            label = bench["extra_info"].get("entry", bench["name"])
-            ratio = bench["median"] / base["median"]
-            lines.append(f"    {label:<34} {_format_seconds(bench['median'])}   x{ratio:6.2f}")
+        sized = "size" in base["extra_info"]
+        lines.append(
+            f"{group}  (baseline: {base['extra_info'].get('entry', base['name'])})"
+            + ("   per KiB, +per KiB over the baseline" if sized else "")
+        )
+        for bench_ in sorted(current, key=lambda b: b["median"]):
+            label = bench_["extra_info"].get("entry", bench_["name"])
+            ratio = bench_["median"] / base["median"]
+            line = f"    {label:<36} {_format_seconds(bench_['median'])}   x{ratio:6.2f}"
+            size = bench_["extra_info"].get("size")
+            if sized and size:
+                line += f"   {_format_seconds(bench_['median'] * 1024 / size)}"
+                extra = size - base["extra_info"]["size"]
+                if extra > 0:
+                    added = (bench_["median"] - base["median"]) * 1024 / extra
+                    line += f"   +{_format_seconds(added).strip()}"
+            lines.append(line)
+    return lines
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    lines = _timing_lines(config.stash.get(_GROUPS, []))
     if lines:
         terminalreporter.write_sep("-", "median per call, and its ratio to the hemproto entry")
         for line in lines:
+            terminalreporter.write_line(line)
+    memory = config.stash.get(_MEMORY, None)
+    if memory is not None and memory.lines():
+        terminalreporter.write_sep("-", "memory (tracemalloc): peak per call, and growth")
+        for line in memory.lines():
             terminalreporter.write_line(line)

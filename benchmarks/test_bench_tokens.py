@@ -1,96 +1,54 @@
-"""verify_ejwt on a check-sized token: hemproto against PyJWT and joserfc.
+"""``token verify_ejwt``: verifying a check-sized token (761 characters) with a known key.
 
-All three get the raw 32-byte X25519 shared secret as the HS256 key, verify the MAC,
-parse the payload JSON and return the claims dict. Each is first shown a forged token
-(same header and payload, MAC made with another key) and must refuse it, so an entry
-that stopped checking the MAC fails instead of looking fast.
+Every entry gets the raw 32-byte X25519 shared secret as the HS256 key, verifies the MAC,
+parses the payload JSON and returns the claims dict; each must first refuse a forged token
+(same header and payload, MAC made with another key).
 
-What else each one does per call differs, and belongs to the comparison:
-- hemproto checks every header member and value, canonical base64url, the 32-byte MAC
-  size and strict JSON, and compares the MAC in constant time.
-- PyJWT prepares the key from bytes on every call and runs its registered-claim checks.
-- joserfc uses a key imported once (OctKey) and a registry that knows the ``ecdh``
-  header member; it does not validate claims in ``jwt.decode``.
+- ``hemproto.verify_ejwt`` (the baseline): checks every header member and value,
+  canonical base64url, the 32-byte MAC size and strict JSON, and compares the MAC in
+  constant time.
+- ``hand-written stdlib``: ``hemproto.bench.stdlib_verify``, what one writes with the
+  standard library alone: split on '.', ``base64.urlsafe_b64decode`` with the padding
+  restored, ``hmac.digest``, ``hmac.compare_digest``, ``json.loads`` of header and
+  payload, and an ``alg`` check; no other rule.
+- ``PyJWT jwt.decode``: prepares the key from bytes on every call and runs its claim
+  checks; ``verify_aud`` is off because the check's ``aud`` is a base64 key, not an
+  audience name (verify_ejwt does not read ``aud`` either).
+- ``joserfc jwt.decode``: a key imported once (OctKey) and a registry that knows the
+  ``ecdh`` header member, which joserfc would otherwise refuse.
+- ``jwcrypto JWS.verify``: ``JWS().deserialize`` then ``verify`` with a JWK of kty
+  ``oct`` made once from the raw key, then ``json.loads`` of the payload.
+
+hemproto has no prepared-key form of the HS256 key yet, so only the raw-bytes call is
+measured; a prepared key would be a second hemproto entry in ``hemproto.bench``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
+from _suite import measure, params
 from pytest_benchmark.fixture import BenchmarkFixture
 
 import hemproto
-
-GROUP = "verify_ejwt"
-
-
-def _hemproto_entry(check: Any) -> tuple[Callable[[str], dict[str, Any]], type[Exception]]:
-    key = check.shared_secret
-
-    def verify(token: str) -> dict[str, Any]:
-        return hemproto.verify_ejwt(token, key)
-
-    return verify, hemproto.BadSignature
+from hemproto import bench
 
 
-def _pyjwt_entry(check: Any) -> tuple[Callable[[str], dict[str, Any]], type[Exception]]:
-    jwt = pytest.importorskip("jwt")
-    key = check.shared_secret
-    # The check's "aud" is the backend's X25519 public key in base64, not an audience
-    # name; PyJWT refuses any "aud" when no audience is expected. hemproto.verify_ejwt
-    # does not look at "aud" either, so only that one check is turned off.
-    options = {"verify_aud": False}
-
-    def verify(token: str) -> dict[str, Any]:
-        return jwt.decode(token, key, algorithms=["HS256"], options=options)  # type: ignore[no-any-return]
-
-    return verify, jwt.InvalidSignatureError
-
-
-def _joserfc_entry(check: Any) -> tuple[Callable[[str], dict[str, Any]], type[Exception]]:
-    pytest.importorskip("joserfc")
-    from joserfc import jwt
-    from joserfc.errors import BadSignatureError
-    from joserfc.jwk import OctKey
-    from joserfc.jws import JWSRegistry
-    from joserfc.registry import HeaderParameter, in_choices
-
-    # joserfc refuses header members it does not know; register the family's "ecdh".
-    registry = JWSRegistry(
-        header_registry={"ecdh": HeaderParameter("X25519 key agreement", in_choices(["x25519"]))},
-        algorithms=["HS256"],
-    )
-    key = OctKey.import_key(check.shared_secret)
-
-    def verify(token: str) -> dict[str, Any]:
-        return jwt.decode(token, key, algorithms=["HS256"], registry=registry).claims
-
-    return verify, BadSignatureError
-
-
-ENTRIES = {
-    "hemproto": ("hemproto.verify_ejwt", 0, _hemproto_entry),
-    "pyjwt": ("PyJWT jwt.decode", None, _pyjwt_entry),
-    "joserfc": ("joserfc jwt.decode", None, _joserfc_entry),
-}
-
-
-@pytest.mark.benchmark(group=GROUP)
-@pytest.mark.parametrize("entry", list(ENTRIES))
-def test_verify_ejwt(benchmark: BenchmarkFixture, bench_check: Any, entry: str) -> None:
-    label, rank, make = ENTRIES[entry]
-    verify, bad_signature = make(bench_check)
-    benchmark.extra_info["entry"] = label
-    if rank is not None:
-        benchmark.extra_info["baseline_rank"] = rank
+@pytest.mark.parametrize("case", params("token"))
+def test_verify_ejwt(
+    benchmark: BenchmarkFixture, bench_corpus: bench.Corpus, case: bench.Case
+) -> None:
+    if case.kind == "hemproto":
         benchmark.extra_info["codec_backend"] = hemproto.codec_backend()
+    measure(benchmark, case, bench_corpus)
 
-    # Outside the timed part: the forged MAC is refused, the real token accepted.
-    with pytest.raises(bad_signature):
-        verify(bench_check.forged)
-    assert verify(bench_check.token) == bench_check.claims
 
-    claims = benchmark(verify, bench_check.token)
-    assert claims == bench_check.claims
+@pytest.mark.bench_untimed
+def test_stdlib_peer_refuses_tampering(bench_corpus: bench.Corpus) -> None:
+    """The hand-written peer is a real verifier: a changed payload or MAC is refused."""
+    token, key = bench_corpus.token, bench_corpus.mac_key
+    header, payload, mac = token.split(".")
+    flipped = payload[:10] + ("A" if payload[10] != "A" else "B") + payload[11:]
+    for tampered in (f"{header}.{flipped}.{mac}", bench_corpus.forged):
+        with pytest.raises(bench.ForgedToken):
+            bench.stdlib_verify(tampered, key)
+    assert bench.stdlib_verify(token, key) == bench_corpus.claims

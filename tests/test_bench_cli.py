@@ -1,0 +1,205 @@
+"""``hemproto bench``: the structure of what it reports, never a time value.
+
+The runs use ``--quick`` (a few short rounds) so the whole file takes seconds; the numbers
+they produce are noise and nothing here looks at them beyond "a positive ratio".
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import re
+import struct
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _cli import run_cli
+
+from hemproto import _codec, bench, cli
+
+GROUPS = bench.group_names()
+
+
+def no_traceback(result: Any) -> None:
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.fixture(scope="module")
+def quick_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    result = run_cli("bench", "--quick", "--json", cwd=tmp_path_factory.mktemp("bench"))
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_groups_cover_every_comparison() -> None:
+    prefixes = {name.split()[0] for name in GROUPS}
+    assert prefixes == {"codec", "token", "checkin", "scale", "memory"}
+    for size in ("43", "600", "6000"):
+        assert f"codec b64url_decode {size}" in GROUPS
+    assert {"codec ct_equal 32", "token verify_ejwt", "scale verify_ejwt"} <= set(GROUPS)
+    assert {"checkin verify_check", "checkin Backend.answer"} <= set(GROUPS)
+
+
+def test_json_has_every_group_in_order(quick_json: dict[str, Any]) -> None:
+    assert [group["group"] for group in quick_json["groups"]] == GROUPS
+    assert quick_json["codec_backend"] in ("c", "python")
+    assert quick_json["machine"]["cores"] >= 1
+    assert quick_json["settings"]["rounds"] == bench.QUICK.rounds
+
+
+def test_every_ratio_is_a_positive_number(quick_json: dict[str, Any]) -> None:
+    for group in quick_json["groups"]:
+        entries = group["entries"]
+        baselines = [entry for entry in entries if entry["baseline"]]
+        assert len(baselines) == 1, group["group"]
+        (baseline,) = baselines
+        assert baseline["kind"] == "hemproto"
+        assert baseline["entry"] == group["baseline"]
+        assert baseline["ratio"] == 1.0
+        for entry in entries:
+            # Any entry may be unavailable (a peer not installed, no C extension); none
+            # may have failed its correctness checks.
+            assert entry["status"] in ("ok", "unavailable"), entry
+            if entry["status"] == "ok":
+                ratio = entry["ratio"]
+                assert isinstance(ratio, float) and math.isfinite(ratio) and ratio > 0, entry
+            else:
+                assert entry["reason"] and entry["ratio"] is None
+
+
+def test_scale_entries_report_cost_per_kib(quick_json: dict[str, Any]) -> None:
+    (scale,) = [group for group in quick_json["groups"] if group["group"] == "scale verify_ejwt"]
+    sizes = [entry["size"] for entry in scale["entries"]]
+    assert sizes == sorted(sizes) and sizes[-1] <= 8192
+    for entry in scale["entries"]:
+        assert entry["per_kib"] > 0
+        assert (entry["added_per_kib"] is None) == entry["baseline"]
+
+
+def test_table_lists_every_group_with_ratios(tmp_path: Path) -> None:
+    result = run_cli("bench", "--quick", cwd=tmp_path)
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    headers = [line.split("  ")[0] for line in lines if line and line[0] not in " *"]
+    assert [header for header in headers if header in GROUPS] == GROUPS
+    rows = [line for line in lines if line[:2] in ("* ", "  ")]
+    ratios = [re.search(r" x(\d+\.\d+) ", row) for row in rows]
+    available = [(row, ratio) for row, ratio in zip(rows, ratios, strict=True) if ratio]
+    assert available, result.stdout
+    for row, ratio in available:
+        assert ratio is not None and float(ratio.group(1)) > 0, row
+    baselines = [row for row in rows if row.startswith("* ")]
+    assert len(baselines) == len(GROUPS)
+    assert all(" x1.00 " in row for row in baselines)
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    if importlib.util.find_spec("matplotlib") is None:
+        pytest.skip("matplotlib is not installed (pip install 'hemproto[plot]')")
+    target = tmp_path / "bench.png"
+    result = run_cli("bench", "--quick", "--plot", str(target), cwd=tmp_path)
+    no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    data = target.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width > 0 and height > 0
+    assert f"plot written to {target}" in result.stdout
+
+
+def test_plot_without_matplotlib_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes its import fail
+    status = cli.main(["bench", "--quick", "--plot", str(tmp_path / "bench.png")])
+    captured = capsys.readouterr()
+    assert status == cli.EXIT_USAGE
+    assert "install hemproto[plot]" in captured.err
+    assert captured.err.count("\n") == 1
+    assert captured.out == ""  # refused before measuring anything
+    assert not (tmp_path / "bench.png").exists()
+
+
+def _run_quick(groups: tuple[str, ...]) -> bench.Report:
+    settings = bench.Settings(
+        rounds=bench.QUICK.rounds,
+        block_ns=bench.QUICK.block_ns,
+        memory_calls=bench.QUICK.memory_calls,
+        groups=groups,
+    )
+    return bench.run(settings)
+
+
+def _entries(report: bench.Report, group: str) -> dict[str, bench.EntryResult]:
+    (found,) = [result for result in report.groups if result.group == group]
+    return {entry.entry: entry for entry in found.entries}
+
+
+def test_missing_peer_is_reported_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "jwt", None)
+    entries = _entries(_run_quick(("token",)), "token verify_ejwt")
+    pyjwt = entries["PyJWT jwt.decode"]
+    assert pyjwt.status == "unavailable"
+    assert "PyJWT is not installed" in pyjwt.reason
+    assert pyjwt.ratio is None
+    assert entries["hemproto.verify_ejwt"].ratio == 1.0
+
+
+def test_missing_c_backend_falls_back_to_the_python_baseline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_codec, "c_backend", None)
+    report = _run_quick(("codec b64url_decode 43", "ct_equal"))
+    assert report.info["c_extension"] is False
+    for group in ("codec b64url_decode 43", "codec ct_equal 32"):
+        entries = _entries(report, group)
+        assert entries["hemproto C backend"].status == "unavailable"
+        python = entries["hemproto Python backend"]
+        assert python.baseline and python.ratio == 1.0
+
+
+def test_a_wrong_entry_is_reported_failed_and_not_timed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def forgetful(token: str, key: bytes) -> dict[str, Any]:
+        return {}
+
+    monkeypatch.setattr(bench, "stdlib_verify", forgetful)
+    status = cli.main(["bench", "--quick", "--group", "token", "--json"])
+    assert status == cli.EXIT_INVALID
+    (group,) = json.loads(capsys.readouterr().out)["groups"]
+    (entry,) = [entry for entry in group["entries"] if entry["entry"] == "hand-written stdlib"]
+    assert entry["status"] == "failed"
+    assert entry["median"] is None and entry["ratio"] is None
+
+
+def test_rounds_and_group_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["bench", "--rounds", "2", "--group", "ct_equal", "--json"]) == cli.EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["settings"]["rounds"] == 2
+    assert [group["group"] for group in report["groups"]] == ["codec ct_equal 32"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--rounds", "0"], "--rounds must be at least 1"),
+        (["--group", "no such group"], "no group matches"),
+        (["--plot", "/no/such/directory/bench.png"], "cannot write"),
+    ],
+)
+def test_usage_errors_are_one_line(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if "--plot" in arguments and importlib.util.find_spec("matplotlib") is None:
+        message = "install hemproto[plot]"
+    assert cli.main(["bench", *arguments]) == cli.EXIT_USAGE
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.err.count("\n") == 1
+    assert captured.out == ""

@@ -37,6 +37,9 @@ _REQUIRED_HEADER = ("alg", "ecdh")
 _SEGMENTS = ("header", "payload", "signature")
 # Decoded bytes of the last, partial group of a canonical segment, by its length mod 4.
 _TAIL_BYTES = (0, 0, 1, 2)
+_DEFAULT_HEADER_SEGMENT = _codec.b64url_encode(
+    json.dumps(DEFAULT_HEADER, separators=(",", ":")).encode()
+)
 _HEADER_CACHE_SIZE = 16
 # Seeded with the two header texts the family uses (device order, login order), so that a
 # flood of odd but valid headers filling the cache can never push these out.
@@ -242,11 +245,12 @@ def sign_ejwt(
     """
     mac_key = _mac_key(key)
     if header is None:
-        header = DEFAULT_HEADER
+        header_segment = _DEFAULT_HEADER_SEGMENT
     elif not isinstance(header, dict):
         raise TypeError("header must be a dict")
     else:
         _check_header(header)
+        header_segment = _codec.b64url_encode(dumps_compact(header).encode())
     if not isinstance(claims, dict):
         raise TypeError("claims must be a dict")
     for name in claims:
@@ -258,10 +262,7 @@ def sign_ejwt(
         raise MalformedToken(f"claims are not JSON: {exc}", segment="payload") from None
     # The same strict parse the receiver runs: depth, integer range, finite numbers.
     _json_object(payload.encode(), "payload")
-    signing_input = (
-        f"{_codec.b64url_encode(dumps_compact(header).encode())}."
-        f"{_codec.b64url_encode(payload.encode())}"
-    )
+    signing_input = f"{header_segment}.{_codec.b64url_encode(payload.encode())}"
     signature = _codec.b64url_encode(_mac(mac_key, signing_input.encode("ascii")))
     token = f"{signing_input}.{signature}"
     if len(token) > MAX_TOKEN_LENGTH:

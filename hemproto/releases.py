@@ -62,6 +62,7 @@ class ReleaseRegistry:
 
     def __init__(self, releases: Iterable[Release] = ()) -> None:
         self._by_signature: dict[tuple[str, bytes], Release] = {}
+        self._current: dict[str, Release] = {}
         for release in releases:
             self.add(release)
 
@@ -74,6 +75,8 @@ class ReleaseRegistry:
                 f"{release.component} already has a current release ({current.version})"
             )
         self._by_signature[(release.component, release.signature)] = release
+        if release.status == "current":
+            self._current[release.component] = release
         return release
 
     def lookup(self, component: str, signature: bytes | None) -> Release | None:
@@ -82,10 +85,7 @@ class ReleaseRegistry:
         return self._by_signature.get((component, signature))
 
     def current(self, component: str) -> Release | None:
-        for release in self._by_signature.values():
-            if release.component == component and release.status == "current":
-                return release
-        return None
+        return self._current.get(component)
 
     def assess(self, component: str, signature: bytes | None) -> Assessment:
         release = self.lookup(component, signature)

@@ -37,8 +37,9 @@ static const char std_alphabet[64] =
 #define REP64(f, b) REP16(f, b), REP16(f, (b) + 16), REP16(f, (b) + 32), REP16(f, (b) + 48)
 #define REP256(f) REP64(f, 0), REP64(f, 64), REP64(f, 128), REP64(f, 192)
 
-#define URL_V(c) VALUE(c, '-', '_')
-#define STD_V(c) VALUE(c, '+', '/')
+/* The casts keep compilers quiet about the arithmetic of branches never taken. */
+#define URL_V(c) ((unsigned char)VALUE(c, '-', '_'))
+#define STD_V(c) ((unsigned char)VALUE(c, '+', '/'))
 #define URL_0(c) SHIFTED(c, '-', '_', 18)
 #define URL_1(c) SHIFTED(c, '-', '_', 12)
 #define URL_2(c) SHIFTED(c, '-', '_', 6)

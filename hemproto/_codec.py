@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 SCRATCH_SIZE = 8192
+TOKEN_PACK_LIMIT = 1 << 21  # hemx_token_decode in csrc/build_codec.py packs offsets in 21 bits
 
 python_backend = SimpleNamespace(
     name="python",
@@ -128,6 +129,8 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
             data = text.encode("ascii")
         except UnicodeEncodeError:
             return None
+        if len(data) >= TOKEN_PACK_LIMIT:  # beyond what the packed result can carry
+            return _pycodec.split_token(text)
         n = len(data)
         cap = n // 4 * 3 + 3
         try:

@@ -65,6 +65,10 @@ class DecodedToken:
 
 
 def _token_text(token: object) -> str:
+    if type(token) is str:
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise MalformedToken(f"token is longer than {MAX_TOKEN_LENGTH} characters")
+        return token
     if isinstance(token, str):
         text = token
     elif isinstance(token, (bytes, bytearray, memoryview)):
@@ -117,6 +121,7 @@ def _segment_error(segment: str) -> Callable[[str], MalformedToken]:
 
 
 _SEGMENT_ERRORS = {segment: _segment_error(segment) for segment in ("header", "payload")}
+_PAYLOAD_ERROR = _SEGMENT_ERRORS["payload"]
 
 
 def _json_object(data: bytes, segment: str) -> dict[str, Any]:
@@ -124,10 +129,13 @@ def _json_object(data: bytes, segment: str) -> dict[str, Any]:
 
 
 def _decode_header(header_text: str, raw: bytes) -> dict[str, Any]:
-    """The header dict for a header segment; a known segment text skips JSON entirely."""
+    """The header dict for a header segment; a known segment text skips JSON entirely.
+
+    A cached dict is returned as it is: callers that hand a header out must copy it.
+    """
     known = _HEADER_CACHE.get(header_text)
     if known is not None:
-        return dict(known)
+        return known
     header = _json_object(raw, "header")
     _check_header(header)
     if len(_HEADER_CACHE) < _HEADER_CACHE_SIZE:
@@ -143,7 +151,8 @@ def decode_ejwt(token: str | BytesLike) -> DecodedToken:
     Raises MalformedToken (with ``segment`` and, for encoding faults, ``offset``).
     """
     text = _token_text(token)
-    return DecodedToken(text, *_decode(text))
+    header, claims, signing_input, signature = _decode(text)
+    return DecodedToken(text, dict(header), claims, signing_input, signature)
 
 
 _Parts = tuple[dict[str, Any], dict[str, Any], bytes, bytes]
@@ -165,7 +174,7 @@ def _decode(text: str) -> _Parts:
             f"signature must be {SIGNATURE_SIZE} bytes, got {len(signature)}", segment="signature"
         )
     header = _decode_header(text[:dot1], blob[:header_end])
-    claims = _json_object(blob[header_end:payload_end], "payload")
+    claims = loads_object(blob[header_end:payload_end], _PAYLOAD_ERROR)
     return header, claims, text[:dot2].encode("ascii"), signature
 
 
@@ -191,6 +200,8 @@ def _decode_explaining(text: str) -> _Parts:
 
 
 def _mac_key(key: object) -> bytes:
+    if type(key) is bytes and len(key) == MAC_KEY_SIZE:
+        return key
     try:
         raw = as_bytes(key, "key")
     except TypeError as exc:

@@ -19,7 +19,7 @@ from .claims import (
     CheckChallenge,
     request_object,
     sign_checked,
-    unwrap_body,
+    verify_check_with,
 )
 from .errors import (
     BadSignature,
@@ -29,7 +29,6 @@ from .errors import (
     KeyAgreementError,
     ReplayedNonce,
 )
-from .jws import check_mac, decode_ejwt
 from .releases import Decision, Policy, ReleaseRegistry
 from .replay import MemoryReplayStore, ReplayStore
 from .x25519 import KeyPair
@@ -105,14 +104,7 @@ class Backend:
 
     def verify(self, check_token_or_body: object) -> tuple[CheckChallenge, bytes]:
         """Verify a check: returns it with its MAC key. Records nothing."""
-        decoded = decode_ejwt(unwrap_body(check_token_or_body, "check"))
-        challenge = CheckChallenge.from_decoded(decoded)
-        pair = self._keys.get(challenge.aud)
-        if pair is None:
-            raise ClaimError("check is addressed to a key this backend does not hold", claim="aud")
-        mac_key = pair.shared(challenge.iss)
-        check_mac(decoded, mac_key)
-        return challenge, mac_key
+        return verify_check_with(check_token_or_body, self._keys)
 
     def decide(self, challenge: CheckChallenge) -> Decision:
         return self.policy.decide(challenge, self.releases)

@@ -38,6 +38,7 @@ __all__ = [
     "sign_checked",
     "unwrap_body",
     "verify_check",
+    "verify_check_with",
     "verify_checked",
 ]
 
@@ -307,12 +308,25 @@ def verify_check(token_or_body: object, backend_private_key: KeyPair | BytesLike
     re-deriving the public key on every call.
     """
     pair = _key_pair(backend_private_key)
+    return verify_check_with(token_or_body, {pair.public: pair})[0]
+
+
+def verify_check_with(
+    token_or_body: object, keys: Mapping[bytes, KeyPair]
+) -> tuple[CheckChallenge, bytes]:
+    """verify_check for a backend holding several keys, by public key: the check's ``aud``
+    picks one (ClaimError on ``aud`` when none matches, before any X25519 or MAC work).
+    Returns the check and its MAC key, which also keys the reply."""
     decoded = decode_ejwt(unwrap_body(token_or_body, "check"))
     challenge = CheckChallenge.from_decoded(decoded)
-    if challenge.aud != pair.public:
-        raise ClaimError("check is addressed to another backend key (aud)", claim="aud")
-    check_mac(decoded, pair.shared(challenge.iss))
-    return challenge
+    pair = keys.get(challenge.aud)
+    if pair is None:
+        raise ClaimError(
+            "check is addressed to a key this backend does not hold (aud)", claim="aud"
+        )
+    mac_key = pair.shared(challenge.iss)
+    check_mac(decoded, mac_key)
+    return challenge, mac_key
 
 
 def sign_check(

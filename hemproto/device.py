@@ -14,18 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import _codec
-from ._pycodec import BytesLike, as_bytes
+from ._pycodec import BytesLike
 from .claims import CHECK_CLAIMS, CheckChallenge, CheckedReply, request_object, verify_checked
 from .errors import (
     BadSignature,
     BodyTooLarge,
     ClaimError,
     DeviceStopped,
-    InvalidKey,
     MalformedToken,
 )
 from .jws import sign_ejwt
-from .x25519 import KEY_SIZE, KeyPair
+from .x25519 import KeyPair, key_bytes
 
 __all__ = [
     "FLS_LOCKED",
@@ -84,16 +83,6 @@ def _identity_field(name: str, value: object) -> bytes:
     raw = bytes(value)
     if len(raw) != size:
         raise ClaimError(f"{name} must be {size} bytes, got {len(raw)}", claim=name)
-    return raw
-
-
-def _trusted_key(key: object) -> bytes:
-    try:
-        raw = bytes(as_bytes(key, "backend_public_key"))
-    except TypeError as exc:
-        raise InvalidKey(str(exc)) from None
-    if len(raw) != KEY_SIZE:
-        raise InvalidKey(f"backend_public_key must be {KEY_SIZE} bytes, got {len(raw)}")
     return raw
 
 
@@ -175,7 +164,7 @@ class DeviceEmulator:
         max_outstanding: int = 16,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._trusted = _trusted_key(backend_public_key)
+        self._trusted = key_bytes(backend_public_key, "backend_public_key")
         self._qid = _identity_field("qid", qid)
         self._fws = _identity_field("fws", fws)
         self._bls = _identity_field("bls", bls)

@@ -15,14 +15,15 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from ._pycodec import BytesLike, as_bytes
 from .errors import InvalidKey, KeyAgreementError
 
-__all__ = ["KEY_SIZE", "KeyPair", "x25519_keypair", "x25519_public", "x25519_shared"]
+__all__ = ["KEY_SIZE", "KeyPair", "key_bytes", "x25519_keypair", "x25519_public", "x25519_shared"]
 
 KEY_SIZE = 32
 Backend = Literal["cryptography", "nacl"]
 _ZERO = bytes(KEY_SIZE)
 
 
-def _key_bytes(key: object, what: str) -> bytes:
+def key_bytes(key: object, what: str) -> bytes:
+    """``key`` as 32 bytes, or InvalidKey naming ``what`` (never showing the key)."""
     try:
         raw = bytes(as_bytes(key, what))
     except TypeError as exc:
@@ -67,7 +68,7 @@ def x25519_keypair() -> tuple[bytes, bytes]:
 
 def x25519_public(private: BytesLike) -> bytes:
     """Return the public key (u-coordinate) of a 32-byte private key."""
-    raw = _key_bytes(private, "private key")
+    raw = key_bytes(private, "private key")
     return X25519PrivateKey.from_private_bytes(raw).public_key().public_bytes_raw()
 
 
@@ -79,8 +80,8 @@ def x25519_shared(
     ``backend`` is ``"cryptography"`` (OpenSSL) or ``"nacl"`` (libsodium); both give the
     same bytes. A small-order peer key raises KeyAgreementError.
     """
-    raw_private = _key_bytes(private, "private key")
-    raw_peer = _key_bytes(peer_public, "peer public key")
+    raw_private = key_bytes(private, "private key")
+    raw_peer = key_bytes(peer_public, "peer public key")
     if backend == "cryptography":
         secret = _cryptography_shared(X25519PrivateKey.from_private_bytes(raw_private), raw_peer)
     elif backend == "nacl":
@@ -100,7 +101,7 @@ class KeyPair:
     __slots__ = ("_key", "public")
 
     def __init__(self, private: BytesLike) -> None:
-        self._key = X25519PrivateKey.from_private_bytes(_key_bytes(private, "private key"))
+        self._key = X25519PrivateKey.from_private_bytes(key_bytes(private, "private key"))
         self.public: bytes = self._key.public_key().public_bytes_raw()
 
     @classmethod
@@ -115,7 +116,7 @@ class KeyPair:
     def shared(self, peer_public: BytesLike) -> bytes:
         """X25519 with ``peer_public``; a small-order peer raises KeyAgreementError."""
         return _checked_secret(
-            _cryptography_shared(self._key, _key_bytes(peer_public, "peer public key"))
+            _cryptography_shared(self._key, key_bytes(peer_public, "peer public key"))
         )
 
     def __repr__(self) -> str:

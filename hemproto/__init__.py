@@ -34,6 +34,7 @@ from .errors import (
     MalformedToken,
     RelayError,
     ReplayedNonce,
+    UnknownKey,
 )
 from .jws import DEFAULT_HEADER, MAX_TOKEN_LENGTH, DecodedToken, decode_ejwt, sign_ejwt, verify_ejwt
 from .relay import RelayOutcome, relay_checkin, relay_checkin_async
@@ -73,6 +74,7 @@ __all__ = [
     "ReleaseRegistry",
     "ReplayStore",
     "ReplayedNonce",
+    "UnknownKey",
     "__version__",
     "b64_decode",
     "b64_encode",

@@ -8,6 +8,7 @@ logs refusals without any key material.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -24,10 +25,10 @@ from .claims import (
 from .errors import (
     BadSignature,
     BodyTooLarge,
-    ClaimError,
     HemProtoError,
     KeyAgreementError,
     ReplayedNonce,
+    UnknownKey,
 )
 from .releases import Decision, Policy, ReleaseRegistry
 from .replay import MemoryReplayStore, ReplayStore
@@ -94,8 +95,8 @@ class Backend:
         self._clock = clock
         self.replay: ReplayStore = replay if replay is not None else MemoryReplayStore(clock=clock)
         self.certificates = _certificates(certificates or {})
-        if replay_window <= 0:
-            raise ValueError("replay_window must be positive")
+        if not (math.isfinite(replay_window) and replay_window > 0):
+            raise ValueError("replay_window must be a positive number of seconds")
         self.replay_window = replay_window
 
     @property
@@ -142,11 +143,8 @@ class Backend:
             return 200, self.answer(request_object(body, MAX_REQUEST_BODY))
         except BodyTooLarge as exc:
             status, reason = 413, str(exc)
-        except (BadSignature, KeyAgreementError, ReplayedNonce) as exc:
+        except (BadSignature, KeyAgreementError, ReplayedNonce, UnknownKey) as exc:
             status, reason = 401, f"{type(exc).__name__}: {exc}"
-        except ClaimError as exc:
-            status = 401 if exc.claim == "aud" else 400
-            reason = f"{type(exc).__name__}: {exc}"
         except HemProtoError as exc:
             status, reason = 400, f"{type(exc).__name__}: {exc}"
         log.info("check-in refused with %d: %s", status, reason)

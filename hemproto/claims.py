@@ -16,7 +16,7 @@ from typing import Any
 from . import _codec
 from ._json import dumps_compact, loads_object
 from ._pycodec import BytesLike, as_bytes
-from .errors import BodyTooLarge, ClaimError, EncodingError, MalformedToken
+from .errors import BodyTooLarge, ClaimError, EncodingError, MalformedToken, UnknownKey
 from .jws import DecodedToken, check_mac, decode_ejwt, sign_ejwt
 from .x25519 import KeyPair
 
@@ -161,6 +161,11 @@ def claim_bytes(claims: Mapping[str, Any], spec: ClaimSpec) -> bytes | None:
                 size == spec.size or (spec.size is None and 1 <= size <= (spec.max_size or 0))
             ) and _b2a_base64(raw, newline=False) == value.encode("ascii"):
                 return raw
+    return _strict_claim_bytes(claims, spec, value)
+
+
+def _strict_claim_bytes(claims: Mapping[str, Any], spec: ClaimSpec, value: object) -> bytes | None:
+    """claim_bytes without its fast path: decides through the strict codec, and explains."""
     if value is None:
         if spec.name in claims:
             raise ClaimError(f"claim {spec.name!r} is null", claim=spec.name)
@@ -259,7 +264,7 @@ class CheckChallenge:
         values: list[bytes | None] = []
         for spec, name, size in _CHECK_SIZES:
             # claim_bytes' fast path, inlined for the common case (see there); any doubt goes
-            # through claim_bytes, which decides strictly and explains a refusal.
+            # to the strict path, which decides and explains a refusal.
             value = claims.get(name)
             raw = None
             if type(value) is str:
@@ -270,7 +275,7 @@ class CheckChallenge:
                 else:
                     if len(raw) != size or _b2a_base64(raw, newline=False) != value.encode():
                         raw = None
-            values.append(raw if raw is not None else claim_bytes(claims, spec))
+            values.append(raw if raw is not None else _strict_claim_bytes(claims, spec, value))
         present = len(values) - values.count(None)
         # Every known claim present is a key of ``claims``: equal counts mean no extras.
         extra = (
@@ -321,9 +326,7 @@ def verify_check_with(
     challenge = CheckChallenge.from_decoded(decoded)
     pair = keys.get(challenge.aud)
     if pair is None:
-        raise ClaimError(
-            "check is addressed to a key this backend does not hold (aud)", claim="aud"
-        )
+        raise UnknownKey("check is addressed to a key this backend does not hold (aud)")
     mac_key = pair.shared(challenge.iss)
     check_mac(decoded, mac_key)
     return challenge, mac_key

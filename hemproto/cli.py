@@ -120,9 +120,8 @@ def _describe(text: str) -> dict[str, Any]:
                 pass
             else:
                 entry.update(size=len(raw), hex=raw.hex())
-        if name == "iat" and isinstance(value, int):
-            moment = datetime.datetime.fromtimestamp(value, datetime.UTC)
-            entry["time"] = moment.isoformat()
+        if name == "iat" and type(value) is int:
+            entry["time"] = _utc(value)
         if name == "act" and value in ACTION_MEANINGS:
             entry["action"] = ACTION_MEANINGS[value]
         if name in meanings:
@@ -132,6 +131,14 @@ def _describe(text: str) -> dict[str, Any]:
     if problem:
         description["problem"] = problem
     return description
+
+
+def _utc(seconds: int) -> str:
+    """ISO 8601 for a unix time, or a note when it is outside what dates can show."""
+    try:
+        return datetime.datetime.fromtimestamp(seconds, datetime.UTC).isoformat()
+    except (ValueError, OverflowError, OSError):
+        return "outside the calendar's range"
 
 
 def _print_description(description: dict[str, Any], out: TextIO, indent: str = "") -> None:
@@ -190,7 +197,10 @@ def cmd_keygen(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         os.fchmod(handle.fileno(), 0o600)
         handle.write(b64_encode(pair.private_bytes()) + "\n")
     public_path = path.with_name(path.name + ".pub")
-    public_path.write_text(b64_encode(pair.public) + "\n", encoding="ascii")
+    try:
+        public_path.write_text(b64_encode(pair.public) + "\n", encoding="ascii")
+    except OSError as exc:
+        raise UsageError(f"cannot write {public_path}: {exc.strerror}") from None
     out.write(f"private key: {path} (mode 0600)\npublic key:  {public_path}\n")
     out.write(f"public key (base64): {b64_encode(pair.public)}\n")
     return EXIT_OK
@@ -289,11 +299,7 @@ def cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     outcome = relay_checkin(get_check, post_backend, post_device)
     out.write("\n4. device state after check-in\n")
     rtc = device.rtc
-    rtc_text = (
-        "not set"
-        if rtc is None
-        else (datetime.datetime.fromtimestamp(rtc, datetime.UTC).isoformat())
-    )
+    rtc_text = "not set" if rtc is None else _utc(rtc)
     out.write(f"   status       {outcome.status}\n")
     out.write(f"   rtc          {rtc_text}\n")
     out.write(f"   fls_state    0x{device.fls_state:02x}\n")
@@ -315,7 +321,10 @@ def cmd_cbor(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
         token, _ = _token_of(_read_token(args.input, stdin))
         envelope = to_cbor(token)
         if args.out:
-            Path(args.out).write_bytes(envelope)
+            try:
+                Path(args.out).write_bytes(envelope)
+            except OSError as exc:
+                raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
             out.write(f"{len(envelope)} bytes written to {args.out} ({len(token)} characters in)\n")
         else:
             out.write(envelope.hex() + "\n")

@@ -18,6 +18,7 @@ __all__ = [
     "MalformedToken",
     "RelayError",
     "ReplayedNonce",
+    "UnknownKey",
 ]
 
 
@@ -68,6 +69,13 @@ class ClaimError(HemProtoError):
         super().__init__(message)
         self.claim = claim
         self.offset = offset
+
+
+class UnknownKey(ClaimError):
+    """A well-formed check addressed (``aud``) to a key the backend does not hold."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, claim="aud")
 
 
 class KeyAgreementError(HemProtoError):

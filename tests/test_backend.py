@@ -403,3 +403,24 @@ def test_registry_rules() -> None:
         Release("firmware", FW_OLD, "1", "stale")
     with pytest.raises(ValueError):
         Release("firmware", FW_OLD, "")
+
+
+@pytest.mark.parametrize("window", [0, -1, float("nan"), float("inf")])
+def test_replay_window_must_be_a_positive_finite_time(backend_key: Any, window: float) -> None:
+    # Regression: NaN passed "<= 0" and silently turned replay protection off.
+    with pytest.raises(ValueError):
+        Backend(backend_key, replay_window=window)
+
+
+def test_malformed_aud_is_400_and_only_an_unknown_key_is_401(
+    backend: Backend, check: Any, backend_key: Any
+) -> None:
+    payload = dict(hemproto.decode_ejwt(check()).claims)
+    for bad in (None, "AAAA", 5):
+        mangled = dict(payload, aud=bad)
+        assert backend.handle({"check": forge(hemproto.DEFAULT_HEADER, mangled)}) == (400, None)
+    stranger = hemproto.b64_encode(hemproto.KeyPair.generate().public)
+    token = forge(hemproto.DEFAULT_HEADER, dict(payload, aud=stranger))
+    with pytest.raises(hemproto.UnknownKey):
+        backend.answer(token)
+    assert backend.handle({"check": token}) == (401, None)

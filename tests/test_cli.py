@@ -199,3 +199,23 @@ def test_cbor_and_demo_usage_errors(tmp_path: Path, args: tuple[str, ...], code:
     no_traceback(result)
     assert result.returncode == code
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("iat", [2**53 - 1, 0])
+def test_inspect_any_valid_iat_without_a_traceback(tmp_path: Path, iat: int) -> None:
+    # Regression: an iat beyond the calendar (allowed by the claim rules) crashed inspect.
+    token = hemproto.sign_ejwt({"iat": iat, "act": "OK"}, bytes(range(32)))
+    result = run_cli("inspect", token, cwd=tmp_path)
+    no_traceback(result)
+    assert result.returncode == 0
+    assert str(iat) in result.stdout
+
+
+def test_unwritable_output_paths_are_usage_errors(tmp_path: Path, seed: dict[str, Any]) -> None:
+    # Regression: cbor encode --out and keygen's public key file raised OSError tracebacks.
+    missing = str(tmp_path / "no-such-dir" / "x")
+    for args in (("cbor", "encode", seed["token"], "--out", missing), ("keygen", "--out", missing)):
+        result = run_cli(*args, cwd=tmp_path)
+        no_traceback(result)
+        assert result.returncode == 2
+        assert "cannot write" in result.stderr

@@ -424,3 +424,17 @@ def test_escaped_astral_characters_and_backslashes_are_fine() -> None:
     token = hemproto.sign_ejwt(claims, KEY)  # json.dumps escapes the emoji as a pair
     assert "\\ud83d" in hemproto.b64url_decode(token.split(".")[1]).decode()
     assert hemproto.verify_ejwt(token, KEY) == claims
+
+
+@pytest.mark.parametrize(
+    "token, segment, offset",
+    [
+        ("e=J9.e30.AA!A", "header", 1),  # regression: the signature used to be reported first
+        ("eyJ9.e=30.AA!A", "payload", 6),
+        ("e30.e30.AA!A", "signature", 10),
+        ("!.e30.", "header", 0),
+    ],
+)
+def test_the_first_fault_in_text_order_is_reported(token: str, segment: str, offset: int) -> None:
+    error = refused(token, segment)
+    assert error.offset == offset

@@ -17,7 +17,7 @@ from . import _codec
 from ._json import dumps_compact, loads_object
 from ._pycodec import BytesLike, as_bytes
 from .errors import BodyTooLarge, ClaimError, EncodingError, MalformedToken, UnknownKey
-from .jws import DecodedToken, check_mac, decode_ejwt, sign_ejwt
+from .jws import DecodedToken, check_mac, check_signature, decode_ejwt, decode_parts, sign_ejwt
 from .x25519 import KeyPair
 
 __all__ = [
@@ -260,7 +260,12 @@ class CheckChallenge:
     @classmethod
     def from_decoded(cls, decoded: DecodedToken) -> CheckChallenge:
         """Build from a structurally valid token; raises ClaimError."""
-        claims = decoded.claims
+        return cls._from_parts(decoded.token, decoded.header, decoded.claims)
+
+    @classmethod
+    def _from_parts(
+        cls, token: str, header: Mapping[str, Any], claims: Mapping[str, Any]
+    ) -> CheckChallenge:
         values: list[bytes | None] = []
         for spec, name, size in _CHECK_SIZES:
             # claim_bytes' fast path, inlined for the common case (see there); any doubt goes
@@ -288,8 +293,8 @@ class CheckChallenge:
         challenge = _new_object(cls)
         for name, value in zip(_CHECK_FIELDS, values, strict=True):
             _set_field(challenge, name, value)
-        _set_field(challenge, "token", decoded.token)
-        _set_field(challenge, "header", decoded.header)
+        _set_field(challenge, "token", token)
+        _set_field(challenge, "header", header)
         _set_field(challenge, "extra", extra)
         if values[_ISS] == values[_AUD]:
             raise ClaimError("check issuer equals its audience", claim="iss")
@@ -322,13 +327,15 @@ def verify_check_with(
     """verify_check for a backend holding several keys, by public key: the check's ``aud``
     picks one (ClaimError on ``aud`` when none matches, before any X25519 or MAC work).
     Returns the check and its MAC key, which also keys the reply."""
-    decoded = decode_ejwt(unwrap_body(token_or_body, "check"))
-    challenge = CheckChallenge.from_decoded(decoded)
+    text, header, claims, signing_input, signature = decode_parts(
+        unwrap_body(token_or_body, "check")
+    )
+    challenge = CheckChallenge._from_parts(text, dict(header), claims)
     pair = keys.get(challenge.aud)
     if pair is None:
         raise UnknownKey("check is addressed to a key this backend does not hold (aud)")
     mac_key = pair.shared(challenge.iss)
-    check_mac(decoded, mac_key)
+    check_signature(signing_input, signature, mac_key)
     return challenge, mac_key
 
 

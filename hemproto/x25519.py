@@ -24,6 +24,8 @@ _ZERO = bytes(KEY_SIZE)
 
 def key_bytes(key: object, what: str) -> bytes:
     """``key`` as 32 bytes, or InvalidKey naming ``what`` (never showing the key)."""
+    if type(key) is bytes and len(key) == KEY_SIZE:
+        return key
     try:
         raw = bytes(as_bytes(key, what))
     except TypeError as exc:

@@ -172,16 +172,22 @@ def _header_item(text: str) -> int | str:
     return _HEADER_IDS.get(text, text)
 
 
-def _header_text(item: object) -> str:
+def _known_or_text(item: object, known: tuple[str, ...], ids: dict[str, int], what: str) -> str:
+    """A header or claim name: a number into ``known``, or a text that is not in it (one
+    token, one encoding: a known text always travels as its number)."""
     if type(item) is int:
-        if 0 <= item < len(KNOWN_HEADERS):
-            return KNOWN_HEADERS[item]
-        raise _cbor_error(f"unknown header number {item}")
+        if 0 <= item < len(known):
+            return known[item]
+        raise _cbor_error(f"unknown {what} {item}")
     if type(item) is str:
-        if item in _HEADER_IDS:
-            raise _cbor_error(f"a known header must travel as its number {_HEADER_IDS[item]}")
+        if item in ids:
+            raise _cbor_error(f"a known {what} must travel as its number {ids[item]}")
         return item
-    raise _cbor_error(f"the header must be a number or a text string, got {_kind(item)}")
+    raise _cbor_error(f"a {what} must be a number or a text string, got {_kind(item)}")
+
+
+def _header_text(item: object) -> str:
+    return _known_or_text(item, KNOWN_HEADERS, _HEADER_IDS, "header number")
 
 
 def _json_value(value: object, where: str) -> Any:
@@ -210,15 +216,7 @@ def _json_value(value: object, where: str) -> Any:
 
 
 def _claim_name(key: object) -> str:
-    if type(key) is int:
-        if 0 <= key < len(KNOWN_CLAIMS):
-            return KNOWN_CLAIMS[key]
-        raise _cbor_error(f"unknown claim key {key}")
-    if type(key) is str:
-        if key in _CLAIM_KEYS:
-            raise _cbor_error(f"claim {key!r} must travel as its key {_CLAIM_KEYS[key]}")
-        return key
-    raise _cbor_error(f"a claim name must be a number or a text string, got {_kind(key)}")
+    return _known_or_text(key, KNOWN_CLAIMS, _CLAIM_KEYS, "claim key")
 
 
 def _claim_value(name: str, value: object) -> Any:

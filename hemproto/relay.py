@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeAlias, TypeVar
 
-from ._codec import b64_decode, b64_encode
+from . import _codec
 from .claims import CheckChallenge, CheckedReply, parse_check, parse_checked
 from .errors import HemProtoError, RelayError
 
@@ -66,7 +66,7 @@ class RelayOutcome:
             result["newcrt"] = self.newcrt
         for name, value in (("newfws", self.newfws), ("newuis", self.newuis)):
             if value is not None:
-                result[name] = b64_encode(value)
+                result[name] = _codec.b64_encode(value)
         result["device_response"] = dict(self.device_response)
         return result
 
@@ -238,7 +238,7 @@ def _string(body: JsonBody, name: str, status: int | None) -> str:
 def _base64(body: JsonBody, name: str, size: int, status: int | None) -> bytes:
     text = _string(body, name, status)
     try:
-        raw = b64_decode(text)
+        raw = _codec.b64_decode(text)
     except HemProtoError as exc:
         message = f"post_device: {name!r}: {exc}"
         raise RelayError(message, step="post_device", status=status) from exc

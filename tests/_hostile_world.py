@@ -30,6 +30,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from _clock import FakeClock
+
 import hemproto
 from hemproto import _codec, errors
 from hemproto.device import DeviceEmulator
@@ -126,20 +128,6 @@ def raw_bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-class FakeClock:
-    """A clock that moves only when told to: unix time for the backend, monotonic for the
-    device (both start at NOW; only differences matter to the device)."""
-
-    def __init__(self, start: float = NOW) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class RecordingStore:
     """The backend's replay store, remembering every nonce it recorded as new.
 
@@ -182,7 +170,7 @@ class World:
 
     @classmethod
     def create(cls, role: str) -> World:
-        clock = FakeClock()
+        clock = FakeClock(NOW)
         store = RecordingStore(clock)
         backend = hemproto.Backend(BACKEND, clock=clock, replay=store)
         if role != "device":

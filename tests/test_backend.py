@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import pytest
+from _clock import FakeClock
 from _tokens import forge
 
 import hemproto
@@ -30,14 +31,6 @@ UI_OLD, UI_NEW = (bytes([n]) * 32 for n in (5, 6))
 CSN = bytes(range(16))
 
 
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def registry() -> ReleaseRegistry:
     return ReleaseRegistry(
         [
@@ -52,12 +45,12 @@ def registry() -> ReleaseRegistry:
 
 
 @pytest.fixture()
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(NOW)
 
 
 @pytest.fixture()
-def backend(backend_key: hemproto.KeyPair, clock: Clock) -> Backend:
+def backend(backend_key: hemproto.KeyPair, clock: FakeClock) -> Backend:
     return Backend(backend_key, releases=registry(), clock=clock)
 
 
@@ -134,7 +127,7 @@ def test_worst_finding_wins(backend: Backend, check: Any, device_key: Any) -> No
     assert any("bootloader: unknown" in finding for finding in decision.findings)
 
 
-def test_custom_policy(backend_key: Any, check: Any, device_key: Any, clock: Clock) -> None:
+def test_custom_policy(backend_key: Any, check: Any, device_key: Any, clock: FakeClock) -> None:
     strict = Backend(
         backend_key,
         releases=registry(),
@@ -178,7 +171,7 @@ def test_bad_certificates_fail_at_construction(backend_key: Any, certificates: A
 # --- keys -------------------------------------------------------------------------------------
 
 
-def test_key_rotation_selects_the_key_by_aud(device_key: Any, clock: Clock) -> None:
+def test_key_rotation_selects_the_key_by_aud(device_key: Any, clock: FakeClock) -> None:
     old, new = hemproto.KeyPair.generate(), hemproto.KeyPair.generate()
     backend = Backend([old, new.private_bytes()], releases=registry(), clock=clock)
     assert set(backend.public_keys) == {old.public, new.public}
@@ -220,7 +213,7 @@ def test_repr_shows_no_private_key(backend: Backend, backend_key: Any) -> None:
 
 
 def test_replayed_check_is_refused_within_the_window(
-    backend: Backend, check: Any, clock: Clock
+    backend: Backend, check: Any, clock: FakeClock
 ) -> None:
     token = check()
     backend.answer(token)
@@ -239,7 +232,7 @@ def test_refused_checks_do_not_spend_their_nonce(backend: Backend, check: Any) -
 
 
 def test_memory_store_is_atomic_and_expires() -> None:
-    clock = Clock(100.0)
+    clock = FakeClock(100.0)
     store = MemoryReplayStore(clock=clock)
     assert isinstance(store, ReplayStore)
     assert store.seen_before(b"a", 110.0) is False
@@ -250,7 +243,7 @@ def test_memory_store_is_atomic_and_expires() -> None:
 
 
 def test_memory_store_is_bounded_under_a_flood() -> None:
-    clock = Clock(0.0)
+    clock = FakeClock(0.0)
     store = MemoryReplayStore(max_entries=1000, clock=clock)
     for n in range(50_000):
         assert store.seen_before(n.to_bytes(32, "big"), 600.0) is False
@@ -287,7 +280,7 @@ def test_a_shared_store_plugs_in(backend_key: Any, check: Any) -> None:
             return False
 
     shared = SharedStore()
-    clock = Clock()
+    clock = FakeClock(NOW)
     one = Backend(backend_key, replay=shared, clock=clock, replay_window=30)
     two = Backend(backend_key, replay=shared, clock=clock, replay_window=30)
     token = check()

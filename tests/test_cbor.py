@@ -296,7 +296,7 @@ CBOR_FAULTS = [
     ("unknown claim key", dump([0, 0, [13, 1], SIG]), "unknown claim key 13"),
     ("negative claim key", dump([0, 0, [-1, 1], SIG]), "unknown claim key -1"),
     ("claim key as bytes", dump([0, 0, [b"a", 1], SIG]), "got byte string"),
-    ("known name as text", dump([0, 0, ["jti", b"x"], SIG]), "key 0"),
+    ("known name as text", dump([0, 0, ["jti", b"x"], SIG]), "its number 0"),
     ("claim twice", dump([0, 0, ["a", 1, "a", 2], SIG]), "twice"),
     ("known claim twice", dump([0, 0, [8, 1, 8, 2], SIG]), "twice"),
     ("base64 text", dump([0, 0, ["a", "AA=="], SIG]), "must travel as bytes"),

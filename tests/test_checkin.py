@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 import pytest
+from _clock import FakeClock
 
 import hemproto
 from hemproto import (
@@ -27,14 +28,6 @@ FW = {name: bytes([n]) * 64 for n, name in enumerate(("current", "outdated", "re
 BL = bytes([9]) * 64
 UI_CURRENT, UI_OUTDATED = bytes([10]) * 32, bytes([11]) * 32
 CSN = bytes(range(16))
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def registry() -> ReleaseRegistry:
@@ -62,8 +55,8 @@ class World:
         uis: bytes | None = UI_CURRENT,
         **device_options: Any,
     ) -> None:
-        self.wall = Clock(NOW)
-        self.mono = Clock(1000.0)
+        self.wall = FakeClock(NOW)
+        self.mono = FakeClock(1000.0)
         self.backend_key = hemproto.KeyPair.generate()
         self.backend = Backend(
             self.backend_key,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from _clock import FakeClock
 from _tokens import b64url
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -49,19 +50,6 @@ READABLE = (
 )
 
 
-class FakeClock:
-    """A monotonic clock that moves only when told to."""
-
-    def __init__(self, start: float = START) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def make_certificate() -> bytes:
     key = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(32))
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "my.ence.do")])
@@ -84,7 +72,7 @@ CERTIFICATE = make_certificate()
 
 @pytest.fixture()
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(START)
 
 
 @pytest.fixture()
@@ -786,7 +774,7 @@ def test_no_secret_in_repr_or_errors(device: DeviceEmulator, backend_key: hempro
 )
 def test_arbitrary_bodies_are_refused_without_a_change(body: Any) -> None:
     backend = hemproto.KeyPair(bytes(range(32)))
-    device = DeviceEmulator(backend_public_key=backend.public, monotonic=FakeClock())
+    device = DeviceEmulator(backend_public_key=backend.public, monotonic=FakeClock(START))
     device.challenge()
     before = snapshot(device)
     status, response = device.handle(body)

@@ -94,30 +94,24 @@ def test_without_a_compiler_the_install_falls_back(source: Path, tmp_path: Path)
     (wheel,) = (tmp_path / "wheel").glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(target)
-    probe = "import hemproto; print(hemproto.codec_backend())"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEMPROTO_")}
-    env["PYTHONPATH"] = str(target)
-    ran = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+
+    def probe(**extra: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HEMPROTO_")}
+        env.update(PYTHONPATH=str(target), **extra)
+        return subprocess.run(
+            [sys.executable, "-c", "import hemproto; print(hemproto.codec_backend())"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    ran = probe()
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "python"
-    env["HEMPROTO_REQUIRE_C"] = "1"
-    required = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    required = probe(HEMPROTO_REQUIRE_C="1")
     assert required.returncode != 0
     assert "HEMPROTO_REQUIRE_C=1" in required.stderr
 

@@ -31,10 +31,19 @@ ptrdiff_t hemx_b64_decode(const char *in, size_t in_len, char *out, size_t out_c
                           size_t *err_offset);
 int hemx_ct_equal(const char *a, const char *b, size_t n);
 long long hemx_token_decode(const char *token, size_t n, char *out, size_t out_cap);
+long hemx_check_scan(const char *token, size_t n, char *out);
+void hemx_sha256(const char *data, size_t n, char *out);
+void hemx_hmac_sha256(const char *key, size_t key_len, const char *msg, size_t n, char *out);
+int hemx_hs256_verify(const char *key, size_t key_len, const char *msg, size_t n,
+                      const char *mac);
+int hem_sha256_accelerated(void);
+int hem_sha256_select(int force_portable);
 """
 
 SHIMS = """
 #include "hemcodec.h"
+#include "hemcheck.h"
+#include "hemmac.h"
 static ptrdiff_t hemx_b64url_encode(const char *in, size_t n, char *out, size_t cap)
 { return hem_b64url_encode((const unsigned char *)in, n, out, cap); }
 static ptrdiff_t hemx_b64_encode(const char *in, size_t n, char *out, size_t cap)
@@ -59,6 +68,14 @@ static long long hemx_token_decode(const char *t, size_t n, char *out, size_t ca
         return -1;
     return (long long)parts.dot1 | (long long)parts.dot2 << 21 | (long long)total << 42;
 }
+static long hemx_check_scan(const char *t, size_t n, char *out)
+{ return hem_check_scan(t, n, (unsigned char *)out); }
+static void hemx_sha256(const char *d, size_t n, char *out)
+{ hem_sha256(d, n, (unsigned char *)out); }
+static void hemx_hmac_sha256(const char *k, size_t kn, const char *m, size_t n, char *out)
+{ hem_hmac_sha256(k, kn, m, n, (unsigned char *)out); }
+static int hemx_hs256_verify(const char *k, size_t kn, const char *m, size_t n, const char *mac)
+{ return hem_hs256_verify(k, kn, m, n, (const unsigned char *)mac); }
 """
 
 ffi = FFI()
@@ -66,7 +83,7 @@ ffi.cdef(CDEF)
 ffi.set_source(
     "hemproto._hemcodec",
     SHIMS,
-    sources=[os.path.relpath(HERE / "hemcodec.c")],
+    sources=[os.path.relpath(HERE / name) for name in ("hemcodec.c", "hemcheck.c", "hemmac.c")],
     include_dirs=[os.path.relpath(HERE)],
     extra_compile_args=["-std=c99"] if os.name != "nt" else [],
     optional=not REQUIRE_C,

@@ -39,6 +39,9 @@ python_backend = SimpleNamespace(
     b64_decode=_pycodec.b64_decode,
     ct_equal=_pycodec.ct_equal,
     split_token=_pycodec.split_token,
+    scan_check=_pycodec.scan_check,
+    hs256=_pycodec.hs256,
+    hs256_verify=_pycodec.hs256_verify,
 )
 
 
@@ -143,6 +146,45 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
             return None
         return packed & 0x1FFFFF, packed >> 21 & 0x1FFFFF, unpack(out, packed >> 42)
 
+    check_scan = lib.hemx_check_scan
+    check_fields = _pycodec.CHECK_FIELDS
+    check_size = check_fields.size
+    unpack_fields = check_fields.unpack_from
+    view = ffi.buffer
+    signed_shift = _pycodec.CHECK_SIGNED_SHIFT
+
+    def scan_check(text: str) -> _pycodec.ScannedCheck | None:
+        try:
+            data = text.encode("ascii")
+        except UnicodeEncodeError:
+            return None
+        try:  # the thread's scratch buffer and a view of it, made once
+            out, fields = scratch.check
+        except AttributeError:
+            out = _out(check_size)
+            scratch.check = out, view(out, check_size)
+            fields = scratch.check[1]
+        packed = check_scan(data, len(data), out)
+        if packed < 0:
+            return None
+        return packed, unpack_fields(fields), data[: packed >> signed_shift]
+
+    mac_size = 32
+    c_hmac = lib.hemx_hmac_sha256
+    c_verify = lib.hemx_hs256_verify
+
+    def hs256(key: bytes, message: bytes) -> bytes:
+        out = _out(mac_size)
+        c_hmac(key, len(key), message, len(message), out)
+        return unpack(out, mac_size)  # type: ignore[no-any-return]
+
+    def hs256_verify(key: bytes, message: bytes, mac: bytes) -> bool:
+        return len(mac) == mac_size and c_verify(key, len(key), message, len(message), mac) == 1
+
+    # Without the CPU's SHA extensions the portable C block function is slower than
+    # hashlib's (OpenSSL's assembly), so the C backend uses the Python one: same bytes.
+    accelerated = lib.hem_sha256_accelerated() == 1
+
     return SimpleNamespace(
         name="c",
         b64url_encode=b64url_encode,
@@ -151,6 +193,12 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
         b64_decode=_decoder(lib.hemx_b64_decode, "base64"),
         ct_equal=ct_equal,
         split_token=split_token,
+        scan_check=scan_check,
+        hs256=hs256 if accelerated else _pycodec.hs256,
+        hs256_verify=hs256_verify if accelerated else _pycodec.hs256_verify,
+        c_hs256=hs256,
+        c_hs256_verify=hs256_verify,
+        sha256_select=lib.hem_sha256_select,
     )
 
 
@@ -176,6 +224,12 @@ ct_equal: Callable[[BytesLike, BytesLike], bool] = _active.ct_equal
 # (first '.', second '.', the three segments decoded back to back), or None when the text
 # is not three non-empty canonical base64url segments; the caller explains a None.
 split_token: Callable[[str], tuple[int, int, bytes] | None] = _active.split_token
+# A check token in the exact shape devices send, decoded in one step (see
+# _pycodec.scan_check), or None: the caller then takes the general path.
+scan_check: Callable[[str], _pycodec.ScannedCheck | None] = _active.scan_check
+# HMAC-SHA256 under a 32-byte key (HS256), and its constant-time check against a MAC.
+hs256: Callable[[bytes, bytes], bytes] = _active.hs256
+hs256_verify: Callable[[bytes, bytes, bytes], bool] = _active.hs256_verify
 
 
 def codec_backend() -> str:

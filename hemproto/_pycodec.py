@@ -16,8 +16,10 @@ for excess padding, the index of the third ``=``; for trailing bits, the last da
 from __future__ import annotations
 
 import binascii
+import hashlib
 import hmac
 import re
+import struct
 from typing import Union
 
 from .errors import EncodingError
@@ -36,6 +38,9 @@ __all__ = [
     "b64url_encode",
     "ct_equal",
     "encoding_error",
+    "hs256",
+    "hs256_verify",
+    "scan_check",
     "split_token",
 ]
 
@@ -190,3 +195,81 @@ def split_token(text: str) -> tuple[int, int, bytes] | None:
 def ct_equal(a: BytesLike, b: BytesLike) -> bool:
     """Compare two byte strings in time independent of their contents (not their lengths)."""
     return hmac.compare_digest(as_bytes(a, "a"), as_bytes(b, "b"))
+
+
+# HMAC-SHA256 (RFC 2104) written out for the 32-byte keys of HS256 over hashlib: the key
+# padded to the 64-byte block and XOR-ed with ipad / opad by translation tables, as CPython's
+# own hmac module does. The same bytes as hmac.digest (tested), without OpenSSL's per-call
+# HMAC set-up. Callers pass a 32-byte key (jws checks it).
+HS256_KEY_SIZE = 32
+_IPAD = bytes(value ^ 0x36 for value in range(256))
+_OPAD = bytes(value ^ 0x5C for value in range(256))
+_IPAD_FILL = b"\x36" * (64 - HS256_KEY_SIZE)
+_OPAD_FILL = b"\x5c" * (64 - HS256_KEY_SIZE)
+_sha256 = hashlib.sha256
+
+
+def hs256(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256 of ``message`` under a 32-byte ``key``."""
+    inner = _sha256(key.translate(_IPAD) + _IPAD_FILL)
+    inner.update(message)
+    return _sha256(key.translate(_OPAD) + _OPAD_FILL + inner.digest()).digest()
+
+
+def hs256_verify(key: bytes, message: bytes, mac: bytes) -> bool:
+    """Whether ``mac`` is hs256(key, message), compared in constant time."""
+    return hmac.compare_digest(hs256(key, message), mac)
+
+
+# --- the device check's exact shape (mirrors csrc/hemcheck.h) -------------------------------
+
+# The decoded fields of a check in the device's shape, back to back: jti, iss, qid, aud, fws,
+# bls, uis (zero when absent), csn, then the 32 signature bytes.
+CHECK_FIELDS = struct.Struct("32s32s32s32s64s64s32s16s32s")
+CHECK_HEADER_MASK = 1  # which of CHECK_HEADERS
+CHECK_HAS_UIS = 2
+CHECK_SIGNED_SHIFT = 2  # the packed result shifted by this: length of "header.payload"
+CHECK_HEADERS = (
+    b'{"ecdh":"x25519","typ":"JWT","alg":"HS256"}',
+    b'{"ecdh":"x25519","alg":"HS256","typ":"JWT"}',
+)
+_B32, _B64, _B16 = rb"([A-Za-z0-9+/]{43}=)", rb"([A-Za-z0-9+/]{86}==)", rb"([A-Za-z0-9+/]{22}==)"
+_CHECK_SHAPE = re.compile(
+    rb'\{"jti":"%s","iss":"%s","qid":"%s","aud":"%s","fws":"%s","bls":"%s",(?:"uis":"%s",)?'
+    rb'"csn":"%s"\}' % (_B32, _B32, _B32, _B32, _B64, _B64, _B32, _B16)
+)
+_NO_UIS = bytes(32)
+
+ScannedCheck = tuple[int, tuple[bytes, ...], bytes]
+
+
+def scan_check(text: str) -> ScannedCheck | None:
+    """Match a token against the exact shape devices send (csrc/hemcheck.h) and decode it.
+
+    Returns (flags | signed length << CHECK_SIGNED_SHIFT, the nine CHECK_FIELDS, the signed
+    text as bytes), or None for any other token: the caller then takes the general path,
+    which accepts the same tokens with the same fields and explains every refusal.
+    """
+    try:
+        data = text.encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    parts = data.split(b".")
+    if len(parts) != 3:
+        return None
+    try:
+        header, payload, signature = (b64url_decode(part) for part in parts)
+    except EncodingError:
+        return None
+    match = _CHECK_SHAPE.fullmatch(payload)
+    if header not in CHECK_HEADERS or len(signature) != 32 or match is None:
+        return None
+    try:  # the pattern fixes each length; the decoder checks the unused bits too
+        values = [_NO_UIS if group is None else b64_decode(group) for group in match.groups()]
+    except EncodingError:
+        return None
+    if values[1] == values[3]:  # iss == aud: the general path explains the refusal
+        return None
+    signed = len(parts[0]) + 1 + len(parts[1])
+    flags = CHECK_HEADERS.index(header) | (0 if match.group(7) is None else CHECK_HAS_UIS)
+    return flags | signed << CHECK_SIGNED_SHIFT, (*values, signature), data[:signed]

@@ -8,16 +8,31 @@ the MAC; only the verify_* functions do. Neither message can pass as the other.
 from __future__ import annotations
 
 import binascii
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _codec
+from . import _codec, _pycodec
 from ._json import dumps_compact, loads_object
 from ._pycodec import BytesLike, as_bytes
-from .errors import BodyTooLarge, ClaimError, EncodingError, MalformedToken, UnknownKey
-from .jws import DecodedToken, check_mac, check_signature, decode_ejwt, decode_parts, sign_ejwt
+from .errors import (
+    BadSignature,
+    BodyTooLarge,
+    ClaimError,
+    EncodingError,
+    MalformedToken,
+    UnknownKey,
+)
+from .jws import (
+    MAC_MISMATCH,
+    DecodedToken,
+    check_mac,
+    decode_ejwt,
+    decode_parts,
+    sign_ejwt,
+)
 from .x25519 import KeyPair
 
 __all__ = [
@@ -94,6 +109,8 @@ def unwrap_body(token_or_body: object, member: str) -> str | BytesLike:
 
     A body must be an object with exactly that one string member.
     """
+    if type(token_or_body) is str and token_or_body[:1] != "{":  # the common case, first
+        return token_or_body
     body: object = token_or_body
     if isinstance(token_or_body, (str, bytes, bytearray, memoryview)):
         raw = token_or_body
@@ -301,9 +318,45 @@ class CheckChallenge:
         return challenge
 
 
+# A check in the exact shape devices send is decoded by _codec.scan_check in one step; the
+# general path (decode_parts, then CheckChallenge._from_parts) accepts that same token with
+# the same fields, so this only saves time. The fields are set through their slots: each
+# was validated by the scan, exactly as _from_parts validates them.
+_SCAN_HEADERS = tuple(json.loads(header) for header in _pycodec.CHECK_HEADERS)
+_SCAN_SETTERS = tuple(
+    getattr(CheckChallenge, name).__set__ for name in (*_CHECK_FIELDS, "token", "header", "extra")
+)
+
+
+def _scan_parts(token: object) -> tuple[CheckChallenge, bytes, bytes]:
+    """(challenge, signing input, signature) of a check token; no MAC check."""
+    scanned = _codec.scan_check(token) if type(token) is str else None
+    if scanned is None:
+        text, header, claims, signing_input, signature = decode_parts(token)  # type: ignore[arg-type]
+        return CheckChallenge._from_parts(text, dict(header), claims), signing_input, signature
+    flags, fields, signing_input = scanned
+    jti, iss, qid, aud, fws, bls, uis, csn, signature = fields
+    s_jti, s_iss, s_qid, s_aud, s_fws, s_bls, s_uis, s_csn, s_token, s_header, s_extra = (
+        _SCAN_SETTERS
+    )
+    challenge = _new_object(CheckChallenge)
+    s_jti(challenge, jti)
+    s_iss(challenge, iss)
+    s_qid(challenge, qid)
+    s_aud(challenge, aud)
+    s_fws(challenge, fws)
+    s_bls(challenge, bls)
+    s_uis(challenge, uis if flags & _pycodec.CHECK_HAS_UIS else None)
+    s_csn(challenge, csn)
+    s_token(challenge, token)
+    s_header(challenge, dict(_SCAN_HEADERS[flags & _pycodec.CHECK_HEADER_MASK]))
+    s_extra(challenge, {})
+    return challenge, signing_input, signature
+
+
 def parse_check(token_or_body: object) -> CheckChallenge:
     """Parse a check token or the device's GET body ``{"check": token}``. No MAC check."""
-    return CheckChallenge.from_decoded(decode_ejwt(unwrap_body(token_or_body, "check")))
+    return _scan_parts(unwrap_body(token_or_body, "check"))[0]
 
 
 def _key_pair(key: KeyPair | BytesLike) -> KeyPair:
@@ -313,30 +366,38 @@ def _key_pair(key: KeyPair | BytesLike) -> KeyPair:
 def verify_check(token_or_body: object, backend_private_key: KeyPair | BytesLike) -> CheckChallenge:
     """Parse and verify a check with the backend's private key.
 
-    The key's public half must equal the check's ``aud`` (else ClaimError on ``aud``, before
-    any MAC work); the MAC key is X25519(backend private, iss). Pass a KeyPair to skip
+    The key's public half must equal the check's ``aud`` (else UnknownKey, before any
+    X25519 or MAC work); the MAC key is X25519(backend private, iss). Pass a KeyPair to skip
     re-deriving the public key on every call.
     """
     pair = _key_pair(backend_private_key)
-    return verify_check_with(token_or_body, {pair.public: pair})[0]
+    challenge, signing_input, signature = _scan_parts(unwrap_body(token_or_body, "check"))
+    _check_mac_with(
+        challenge, pair if challenge.aud == pair.public else None, signing_input, signature
+    )
+    return challenge
 
 
 def verify_check_with(
     token_or_body: object, keys: Mapping[bytes, KeyPair]
 ) -> tuple[CheckChallenge, bytes]:
     """verify_check for a backend holding several keys, by public key: the check's ``aud``
-    picks one (ClaimError on ``aud`` when none matches, before any X25519 or MAC work).
+    picks one (UnknownKey when none matches, before any X25519 or MAC work).
     Returns the check and its MAC key, which also keys the reply."""
-    text, header, claims, signing_input, signature = decode_parts(
-        unwrap_body(token_or_body, "check")
-    )
-    challenge = CheckChallenge._from_parts(text, dict(header), claims)
-    pair = keys.get(challenge.aud)
+    challenge, signing_input, signature = _scan_parts(unwrap_body(token_or_body, "check"))
+    return challenge, _check_mac_with(challenge, keys.get(challenge.aud), signing_input, signature)
+
+
+def _check_mac_with(
+    challenge: CheckChallenge, pair: KeyPair | None, signing_input: bytes, signature: bytes
+) -> bytes:
+    """The check's MAC key from ``pair`` (the key its aud names), once the MAC matches it."""
     if pair is None:
         raise UnknownKey("check is addressed to a key this backend does not hold (aud)")
-    mac_key = pair.shared(challenge.iss)
-    check_signature(signing_input, signature, mac_key)
-    return challenge, mac_key
+    mac_key = pair.exchange_raw(challenge.iss)
+    if not _codec.hs256_verify(mac_key, signing_input, signature):
+        raise BadSignature(MAC_MISMATCH)
+    return mac_key
 
 
 def sign_check(

@@ -20,6 +20,8 @@ __all__ = ["KEY_SIZE", "KeyPair", "key_bytes", "x25519_keypair", "x25519_public"
 KEY_SIZE = 32
 Backend = Literal["cryptography", "nacl"]
 _ZERO = bytes(KEY_SIZE)
+_SMALL_ORDER = "X25519 gave an all-zero shared secret (small-order peer key)"
+_from_public_bytes = X25519PublicKey.from_public_bytes
 
 
 def key_bytes(key: object, what: str) -> bytes:
@@ -38,18 +40,8 @@ def key_bytes(key: object, what: str) -> bytes:
 def _checked_secret(secret: bytes) -> bytes:
     # Constant time is not needed: an all-zero result is public (it follows from the peer key).
     if secret == _ZERO:
-        raise KeyAgreementError("X25519 gave an all-zero shared secret (small-order peer key)")
+        raise KeyAgreementError(_SMALL_ORDER)
     return secret
-
-
-def _cryptography_shared(private: X25519PrivateKey, peer_public: bytes) -> bytes:
-    try:
-        return private.exchange(X25519PublicKey.from_public_bytes(peer_public))
-    except ValueError:
-        # OpenSSL refuses an all-zero result with a generic ValueError.
-        raise KeyAgreementError(
-            "X25519 gave an all-zero shared secret (small-order peer key)"
-        ) from None
 
 
 def _nacl_shared(private: bytes, peer_public: bytes) -> bytes:
@@ -57,9 +49,7 @@ def _nacl_shared(private: bytes, peer_public: bytes) -> bytes:
         return nacl.bindings.crypto_scalarmult(private, peer_public)
     except nacl.exceptions.RuntimeError:
         # libsodium refuses an all-zero result with a generic error.
-        raise KeyAgreementError(
-            "X25519 gave an all-zero shared secret (small-order peer key)"
-        ) from None
+        raise KeyAgreementError(_SMALL_ORDER) from None
 
 
 def x25519_keypair() -> tuple[bytes, bytes]:
@@ -85,12 +75,10 @@ def x25519_shared(
     raw_private = key_bytes(private, "private key")
     raw_peer = key_bytes(peer_public, "peer public key")
     if backend == "cryptography":
-        secret = _cryptography_shared(X25519PrivateKey.from_private_bytes(raw_private), raw_peer)
-    elif backend == "nacl":
-        secret = _nacl_shared(raw_private, raw_peer)
-    else:
-        raise ValueError(f"unknown X25519 backend {backend!r} (use 'cryptography' or 'nacl')")
-    return _checked_secret(secret)
+        return KeyPair(raw_private).exchange_raw(raw_peer)
+    if backend == "nacl":
+        return _checked_secret(_nacl_shared(raw_private, raw_peer))
+    raise ValueError(f"unknown X25519 backend {backend!r} (use 'cryptography' or 'nacl')")
 
 
 class KeyPair:
@@ -117,9 +105,18 @@ class KeyPair:
 
     def shared(self, peer_public: BytesLike) -> bytes:
         """X25519 with ``peer_public``; a small-order peer raises KeyAgreementError."""
-        return _checked_secret(
-            _cryptography_shared(self._key, key_bytes(peer_public, "peer public key"))
-        )
+        return self.exchange_raw(key_bytes(peer_public, "peer public key"))
+
+    def exchange_raw(self, peer_public: bytes) -> bytes:
+        """shared() for a peer key already known to be 32 bytes (no type or size check)."""
+        try:
+            secret: bytes = self._key.exchange(_from_public_bytes(peer_public))
+        except ValueError:
+            # OpenSSL refuses an all-zero result with a generic ValueError.
+            raise KeyAgreementError(_SMALL_ORDER) from None
+        if secret == _ZERO:
+            raise KeyAgreementError(_SMALL_ORDER)
+        return secret
 
     def __repr__(self) -> str:
         return f"KeyPair(public={self.public.hex()})"

@@ -50,7 +50,7 @@ ERROR_NAMES = frozenset(
 )
 STATUSES = frozenset({400, 401, 413, 503})
 CODEC_FUNCTIONS = ("b64url_decode", "b64url_encode", "b64_decode", "b64_encode", "ct_equal")
-CODEC_ATTRIBUTES = (*CODEC_FUNCTIONS, "split_token")
+CODEC_ATTRIBUTES = (*CODEC_FUNCTIONS, "split_token", "scan_check", "hs256", "hs256_verify")
 
 
 def _fixed_key(label: str) -> hemproto.KeyPair:

@@ -84,21 +84,25 @@ def test_mac_keys_must_be_bytes(key: Any) -> None:
         hemproto.sign_ejwt(CLAIMS, key)
 
 
-def test_mac_is_compared_with_ct_equal(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[bytes, bytes]] = []
-    real = _codec.ct_equal
+def test_mac_is_checked_by_the_codec_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The codec's hs256_verify computes the MAC and compares it in constant time
+    # (hem_ct_equal in C, hmac.compare_digest in Python); jws never compares MACs itself.
+    calls: list[tuple[bytes, bytes, bytes]] = []
+    real = _codec.hs256_verify
 
-    def spy(a: bytes, b: bytes) -> bool:
-        calls.append((bytes(a), bytes(b)))
-        return real(a, b)
+    def spy(key: bytes, message: bytes, mac: bytes) -> bool:
+        calls.append((key, message, mac))
+        return real(key, message, mac)
 
-    monkeypatch.setattr(_codec, "ct_equal", spy)
+    monkeypatch.setattr(_codec, "hs256_verify", spy)
+    monkeypatch.setattr(_codec, "ct_equal", None)  # any direct compare would now fail
     token = hemproto.sign_ejwt(CLAIMS, KEY)
     hemproto.verify_ejwt(token, KEY)
     with pytest.raises(BadSignature):
         hemproto.verify_ejwt(token, OTHER_KEY)
-    assert len(calls) == 2
-    assert calls[0][1] == hemproto.decode_ejwt(token).signature
+    assert [key for key, _, _ in calls] == [KEY, OTHER_KEY]
+    assert calls[0][1] == token.rsplit(".", 1)[0].encode()
+    assert calls[0][2] == hemproto.decode_ejwt(token).signature
 
 
 # --- PyJWT interoperability -------------------------------------------------------------
@@ -404,7 +408,9 @@ def test_token_shaped_input_parses_or_raises_our_error(text: str, tail: bytes) -
 @settings(max_examples=300, deadline=None)
 @given(st.binary(min_size=32, max_size=32), st.binary(max_size=2000))
 def test_the_hs256_implementation_matches_the_standard_library(key: bytes, message: bytes) -> None:
-    assert jws._mac(key, message) == hmac.digest(key, message, "sha256")
+    expected = hmac.digest(key, message, "sha256")
+    assert jws._codec.hs256(key, message) == expected
+    assert jws._codec.hs256_verify(key, message, expected)
 
 
 def test_header_cache_returns_fresh_dicts_and_stays_bounded() -> None:

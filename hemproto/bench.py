@@ -1043,6 +1043,121 @@ def run(
     return report
 
 
+# --- the targets ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One performance goal of the project, checked against a report's medians.
+
+    ``measured`` is a ratio (or bytes for the memory goal) computed from the report;
+    ``met`` compares it with ``goal`` in the stated direction.
+    """
+
+    name: str
+    measured: float
+    goal: float
+    at_most: bool  # True: measured <= goal; False: measured >= goal
+    unit: Literal["x", "B"] = "x"
+
+    @property
+    def met(self) -> bool:
+        return self.measured <= self.goal if self.at_most else self.measured >= self.goal
+
+
+def _medians(report: Report) -> dict[str, dict[str, float]]:
+    return {
+        group.group: {
+            entry.key: entry.median
+            for entry in group.entries
+            if entry.status == "ok" and entry.median is not None
+        }
+        for group in report.groups
+    }
+
+
+def targets(report: Report) -> list[Target]:
+    """The goals whose entries this report measured (a partial run checks fewer)."""
+    found: list[Target] = []
+    medians = _medians(report)
+
+    def ratio(group: str, slower: str, faster: str) -> float | None:
+        values = medians.get(group, {})
+        if slower in values and faster in values and values[faster] > 0:
+            return values[slower] / values[faster]
+        return None
+
+    def add(name: str, value: float | None, goal: float, at_most: bool) -> None:
+        if value is not None:
+            found.append(Target(name, value, goal, at_most))
+
+    check = medians.get("checkin verify_check", {})
+    floors = [
+        check[key] for key in ("verify_check-cryptography", "verify_check-pynacl") if key in check
+    ]
+    if "verify_check-keypair" in check and floors:
+        add(
+            "verify_check / fastest bare X25519",
+            check["verify_check-keypair"] / min(floors),
+            1.15,
+            True,
+        )
+    tokens = "token verify_ejwt"
+    add(
+        "joserfc / verify_ejwt",
+        ratio(tokens, "verify_ejwt-joserfc", "verify_ejwt-hemproto"),
+        2,
+        False,
+    )
+    add("PyJWT / verify_ejwt", ratio(tokens, "verify_ejwt-pyjwt", "verify_ejwt-hemproto"), 8, False)
+    codec = "codec b64url_decode 600"
+    add(
+        "stdlib / C b64url_decode 600",
+        ratio(codec, "b64url_decode-600-stdlib", "b64url_decode-600-c"),
+        2,
+        False,
+    )
+    add(
+        "pybase64 / C b64url_decode 600",
+        ratio(codec, "b64url_decode-600-pybase64", "b64url_decode-600-c"),
+        1,
+        False,
+    )
+    fallback = []
+    for name in medians:
+        if name.startswith(("codec b64url_decode", "codec b64_decode")):
+            size = name.rsplit(" ", 1)[1]
+            function = name.split()[1]
+            value = ratio(name, f"{function}-{size}-python", f"{function}-{size}-c")
+            if value is not None:
+                fallback.append(value)
+    if fallback:
+        add("Python fallback / C decode, slowest size", min(fallback), 1, False)
+    memory = medians.get("memory verify_check", {})
+    if "verify_check-keypair" in memory:
+        found.append(
+            Target("peak bytes per verify_check", memory["verify_check-keypair"], 16384, True, "B")
+        )
+    return found
+
+
+def render_targets(report: Report) -> str:
+    found = targets(report)
+    if not found:
+        return ""
+    lines = [f"\n{'targets (ratios of medians in this run)':<48} {'measured':>9}  {'goal':>11}  met"]
+    for target in found:
+        sign = "<=" if target.at_most else ">="
+        if target.unit == "B":
+            measured, goal = f"{target.measured:,.0f} B", f"{sign} {target.goal:,.0f} B"
+        else:
+            measured, goal = f"x{target.measured:.2f}", f"{sign} {target.goal:g}"
+        lines.append(
+            f"  {target.name:<46} {measured:>9}  {goal:>11}  {'yes' if target.met else 'NO'}"
+        )
+    return "\n".join(lines) + "\n"
+
+
 # --- output --------------------------------------------------------------------------------
 
 
@@ -1103,7 +1218,7 @@ def render_group(group: GroupResult) -> str:
 
 def render_footer(report: Report) -> str:
     info = report.info
-    text = (
+    text = render_targets(report) + (
         f"\n{info['seconds']} s; load average {info['load_average_end']} at end "
         "(medians move with other work on the machine: compare ratios within one run)\n"
     )
@@ -1121,8 +1236,10 @@ def render_table(report: Report) -> str:
 
 
 def render_json(report: Report) -> str:
+    found = [{**asdict(target), "met": target.met} for target in targets(report)]
     return json.dumps(
-        {**report.info, "groups": [asdict(group) for group in report.groups]}, indent=2
+        {**report.info, "groups": [asdict(group) for group in report.groups], "targets": found},
+        indent=2,
     )
 
 

@@ -203,3 +203,87 @@ def test_usage_errors_are_one_line(
     captured = capsys.readouterr()
     assert message in captured.err and captured.err.count("\n") == 1
     assert captured.out == ""
+
+
+TARGET_NAMES = [
+    "verify_check / fastest bare X25519",
+    "joserfc / verify_ejwt",
+    "PyJWT / verify_ejwt",
+    "stdlib / C b64url_decode 600",
+    "pybase64 / C b64url_decode 600",
+    "Python fallback / C decode, slowest size",
+    "peak bytes per verify_check",
+]
+
+
+def test_json_checks_every_target_it_measured(quick_json: dict[str, Any]) -> None:
+    found = {target["name"]: target for target in quick_json["targets"]}
+    # A peer or the C backend may be missing; whatever is reported is well formed.
+    assert set(found) <= set(TARGET_NAMES)
+    assert "verify_check / fastest bare X25519" in found
+    for target in found.values():
+        assert target["measured"] > 0
+        expected = (
+            target["measured"] <= target["goal"]
+            if target["at_most"]
+            else target["measured"] >= target["goal"]
+        )
+        assert target["met"] is expected
+
+
+def _entry(key: str, median: float) -> bench.EntryResult:
+    return bench.EntryResult(key=key, entry=key, kind="hemproto", status="ok", median=median)
+
+
+def _report(groups: dict[str, dict[str, float]]) -> bench.Report:
+    report = bench.Report(info={})
+    for name, medians in groups.items():
+        entries = [_entry(key, value) for key, value in medians.items()]
+        report.groups.append(bench.GroupResult(name, "ns", None, entries))
+    return report
+
+
+def test_targets_use_the_fastest_floor_and_the_slowest_size() -> None:
+    report = _report(
+        {
+            "checkin verify_check": {
+                "verify_check-keypair": 28.0,
+                "verify_check-cryptography": 25.0,
+                "verify_check-pynacl": 24.0,  # the faster floor is the one that counts
+            },
+            "codec b64url_decode 43": {"b64url_decode-43-c": 4.0, "b64url_decode-43-python": 3.0},
+            "codec b64_decode 600": {"b64_decode-600-c": 1.0, "b64_decode-600-python": 5.0},
+            "memory verify_check": {"verify_check-keypair": 20000.0},
+        }
+    )
+    found = {target.name: target for target in bench.targets(report)}
+    assert set(found) == {
+        "verify_check / fastest bare X25519",
+        "Python fallback / C decode, slowest size",
+        "peak bytes per verify_check",
+    }
+    assert found["verify_check / fastest bare X25519"].measured == pytest.approx(28 / 24)
+    assert not found["verify_check / fastest bare X25519"].met  # 1.17 > 1.15
+    assert found["Python fallback / C decode, slowest size"].measured == pytest.approx(0.75)
+    assert not found["Python fallback / C decode, slowest size"].met
+    assert not found["peak bytes per verify_check"].met
+    table = bench.render_targets(report)
+    assert table.count(" NO") == 3 and "x1.17" in table
+
+
+def test_targets_met_are_marked_yes() -> None:
+    report = _report(
+        {
+            "checkin verify_check": {"verify_check-keypair": 27.0, "verify_check-pynacl": 25.0},
+            "token verify_ejwt": {
+                "verify_ejwt-hemproto": 4.0,
+                "verify_ejwt-joserfc": 12.0,
+                "verify_ejwt-pyjwt": 40.0,
+            },
+        }
+    )
+    found = bench.targets(report)
+    assert [target.name for target in found] == TARGET_NAMES[:3]
+    assert all(target.met for target in found)
+    assert bench.render_targets(report).count(" yes") == 3
+    assert bench.render_targets(_report({})) == ""

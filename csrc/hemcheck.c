@@ -15,8 +15,13 @@
 #define SIGNATURE_BYTES 32u
 #define CLAIM_COUNT 8u
 #define UIS_INDEX 6u
-#define JSON_MAX 493u   /* the payload JSON with every claim */
-#define VALUE_MAX 66u   /* hem_b64_decoded_max(88): room for the largest claim */
+/* Characters of the padded base64 of 32, 64 and 16 bytes. */
+#define B32 44u
+#define B64 88u
+#define B16 24u
+/* The payload JSON with every claim (493 bytes): braces, seven commas, eight "nnn":"" */
+#define JSON_MAX (2u + 7u + 8u * 8u + 5u * B32 + 2u * B64 + B16)
+#define VALUE_MAX (B64 / 4u * 3u) /* hem_b64_decoded_max(B64): room for the largest claim */
 
 static const char header_json[2][HEADER_BYTES + 1u] = {
     "{\"ecdh\":\"x25519\",\"typ\":\"JWT\",\"alg\":\"HS256\"}",
@@ -30,10 +35,10 @@ typedef struct {
 } claim_shape;
 
 static const claim_shape claims[CLAIM_COUNT] = {
-    {"jti", 44, 32, HEM_CHECK_JTI}, {"iss", 44, 32, HEM_CHECK_ISS},
-    {"qid", 44, 32, HEM_CHECK_QID}, {"aud", 44, 32, HEM_CHECK_AUD},
-    {"fws", 88, 64, HEM_CHECK_FWS}, {"bls", 88, 64, HEM_CHECK_BLS},
-    {"uis", 44, 32, HEM_CHECK_UIS}, {"csn", 24, 16, HEM_CHECK_CSN},
+    {"jti", B32, 32, HEM_CHECK_JTI}, {"iss", B32, 32, HEM_CHECK_ISS},
+    {"qid", B32, 32, HEM_CHECK_QID}, {"aud", B32, 32, HEM_CHECK_AUD},
+    {"fws", B64, 64, HEM_CHECK_FWS}, {"bls", B64, 64, HEM_CHECK_BLS},
+    {"uis", B32, 32, HEM_CHECK_UIS}, {"csn", B16, 16, HEM_CHECK_CSN},
 };
 
 /* Bytes of the payload JSON: braces, a comma between members, and per member

@@ -6,7 +6,9 @@
  * on x86-64 the CPU's SHA extensions (SHA-NI), used when the CPU reports them. The choice
  * is made once when the library is loaded (GCC and Clang); other compilers build the
  * portable one only. Nothing here branches or indexes memory on secret data. The padded
- * key blocks and hash states derived from a key are wiped before a function returns.
+ * key blocks, hash states and (portable) message schedule derived from a key are wiped
+ * before a function returns; the SHA-NI block function keeps its schedule in vector
+ * registers, which C cannot wipe.
  */
 #ifndef HEMMAC_H
 #define HEMMAC_H

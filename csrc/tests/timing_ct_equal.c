@@ -1,6 +1,7 @@
 /*
- * timing_ct_equal: a statistical timing test of hem_ct_equal, after dudect (O. Reparaz,
- * J. Balasch, I. Verbauwhede, "Dude, is my code constant time?", DATE 2017).
+ * timing_ct_equal: a statistical timing test of hem_ct_equal and of hem_hs256_verify, after
+ * dudect (O. Reparaz, J. Balasch, I. Verbauwhede, "Dude, is my code constant time?",
+ * DATE 2017).
  *
  * Method. Each measurement times a batch of calls on inputs of one of two classes, chosen
  * at random per measurement so that drift in the machine's state hits both classes alike:
@@ -23,18 +24,26 @@
  * it leaking, with |t| above the threshold: a timing test that cannot see that leak proves
  * nothing about the real one.
  *
+ * MAC check. hem_hs256_verify is measured the same way, on a fixed key and a message the
+ * size of a device check's signed part, with a MAC wrong in its last byte (class 0) or in
+ * its first byte (class 1): the two cases an early exit after the HMAC tells apart. Its
+ * power check is that same HMAC followed by the early-exit compare. The block function is
+ * the one the library chose when it was loaded, and the run prints which.
+ *
  * Noise. A busy machine can produce a spurious large t, so the constant-time compare gets
  * up to three attempts and passes on the first one below the threshold (as does the power
  * check, on the first attempt above it). Everything is printed.
  *
  *   timing_ct_equal [MEASUREMENTS]      default 1000000 per attempt
  *
- * Exit status 0 when hem_ct_equal shows no leak and the early-exit compare does, else 1.
+ * Exit status 0 when hem_ct_equal and hem_hs256_verify show no leak and the two early-exit
+ * versions do, else 1.
  * Build with -DHEM_TIMING_PORTABLE to use clock_gettime instead of the x86 cycle counter.
  */
 #define _POSIX_C_SOURCE 199309L /* clock_gettime under -std=c99 */
 
 #include "hemcodec.h"
+#include "hemmac.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -225,6 +234,9 @@ static unsigned int calibrate(compare_fn fn, size_t n, uint64_t step, uint32_t *
     return calls;
 }
 
+static struct verdict analyse(const uint32_t *times, const unsigned char *classes,
+                              size_t count, uint32_t *sorted);
+
 /* Times `count` measurements of `calls` calls of fn on n-byte inputs, then runs the
  * t-tests. */
 static struct verdict measure(compare_fn fn, size_t n, unsigned int calls, size_t count,
@@ -234,12 +246,8 @@ static struct verdict measure(compare_fn fn, size_t n, unsigned int calls, size_
      * sequence for both compares, and no chance for the compiler to see the inputs. */
     compare_fn volatile call = fn;
     unsigned char *a = malloc(n), *b = malloc(n);
-    uint32_t thresholds[PERCENTILES];
-    struct welch bins[PERCENTILES + 1], acc, second;
-    struct verdict v = {0.0, 0.0, "raw", -1, 0.0};
     unsigned int results = 0, k;
     size_t i;
-    int j;
 
     if (!a || !b) {
         fputs("out of memory\n", stderr);
@@ -266,6 +274,18 @@ static struct verdict measure(compare_fn fn, size_t n, unsigned int calls, size_
     sink = results;
     free(a);
     free(b);
+    return analyse(times, classes, count, sorted);
+}
+
+/* The t-tests on `count` measurements and their classes; sorted is scratch space. */
+static struct verdict analyse(const uint32_t *times, const unsigned char *classes,
+                              size_t count, uint32_t *sorted)
+{
+    uint32_t thresholds[PERCENTILES];
+    struct welch bins[PERCENTILES + 1], acc, second;
+    struct verdict v = {0.0, 0.0, "raw", -1, 0.0};
+    size_t i;
+    int j;
 
     /* Cropping thresholds as in dudect: keep the fastest 1 - 0.5^(10 (j+1) / 100) of the
      * measurements, from about 7% up to all but 0.1%, both classes pooled. */
@@ -321,18 +341,118 @@ static struct verdict measure(compare_fn fn, size_t n, unsigned int calls, size_
     return v;
 }
 
+/* ---- the MAC check ---------------------------------------------------------------------- */
+
+typedef int (*verify_fn)(const void *, size_t, const void *, size_t, const unsigned char *);
+
+/* The same mistake one level up: compute the MAC, then compare with an early exit. */
+static int early_exit_verify(const void *key, size_t key_len, const void *msg, size_t msg_len,
+                             const unsigned char mac[HEM_SHA256_SIZE])
+{
+    unsigned char expected[HEM_SHA256_SIZE];
+
+    hem_hmac_sha256(key, key_len, msg, msg_len, expected);
+    return early_exit_equal(expected, mac, sizeof expected);
+}
+
+#define MAC_KEY 32  /* an HS256 key */
+#define MAC_MSG 717 /* "header.payload" of a device check with "uis" */
+
+/* The inputs of one attempt: a fixed key and message, their MAC, and the MAC to present. */
+struct mac_inputs {
+    unsigned char key[MAC_KEY], msg[MAC_MSG], mac[HEM_SHA256_SIZE], probe[HEM_SHA256_SIZE];
+};
+
+static void mac_inputs_init(struct mac_inputs *in)
+{
+    fill_random(in->key, sizeof in->key);
+    fill_random(in->msg, sizeof in->msg);
+    hem_hmac_sha256(in->key, sizeof in->key, in->msg, sizeof in->msg, in->mac);
+    memcpy(in->probe, in->mac, sizeof in->probe);
+}
+
+/* The MAC with one byte changed by a non-zero delta: the last for class 0, the first for
+ * class 1. */
+static void mac_inputs_probe(struct mac_inputs *in, uint64_t r, unsigned int cls)
+{
+    size_t pos = (size_t)(31u & (cls - 1u)); /* 31 for class 0, 0 for class 1 */
+
+    memcpy(in->probe, in->mac, sizeof in->probe);
+    in->probe[pos] ^= (unsigned char)(1u + (unsigned int)(r >> 8) % 255u);
+}
+
+/* As calibrate, for a MAC check: the fewest calls per measurement (a power of two) whose
+ * median time spans at least MIN_STEPS clock steps. */
+static unsigned int calibrate_verify(verify_fn fn, uint64_t step, uint32_t *scratch)
+{
+    verify_fn volatile call = fn;
+    struct mac_inputs in;
+    unsigned int calls, results = 0, k;
+    int i;
+
+    mac_inputs_init(&in);
+    mac_inputs_probe(&in, rng(), 0);
+    for (calls = 1; calls < MAX_CALLS; calls *= 2) {
+        for (i = 0; i < 1001; i++) {
+            uint64_t t0 = now(), t1;
+            for (k = 0; k < calls; k++)
+                results += (unsigned int)call(in.key, MAC_KEY, in.msg, MAC_MSG, in.probe);
+            t1 = now();
+            scratch[i] = t1 - t0 > UINT32_MAX ? UINT32_MAX : (uint32_t)(t1 - t0);
+        }
+        qsort(scratch, 1001, sizeof *scratch, cmp_u32);
+        if (scratch[500] >= MIN_STEPS * step)
+            break;
+    }
+    sink = results;
+    return calls;
+}
+
+/* As measure, for a MAC check: classes as mac_inputs_probe makes them. */
+static struct verdict measure_verify(verify_fn fn, unsigned int calls, size_t count,
+                                     uint32_t *times, unsigned char *classes, uint32_t *sorted)
+{
+    verify_fn volatile call = fn;
+    struct mac_inputs in;
+    unsigned int results = 0, k;
+    size_t i;
+
+    mac_inputs_init(&in);
+    for (i = 0; i < WARMUP + count; i++) {
+        uint64_t r = rng(), t0, t1;
+        unsigned int cls = (unsigned int)(r & 1u);
+
+        mac_inputs_probe(&in, r, cls);
+        t0 = now();
+        for (k = 0; k < calls; k++)
+            results += (unsigned int)call(in.key, MAC_KEY, in.msg, MAC_MSG, in.probe);
+        t1 = now();
+        if (i >= WARMUP) {
+            times[i - WARMUP] = t1 - t0 > UINT32_MAX ? UINT32_MAX : (uint32_t)(t1 - t0);
+            classes[i - WARMUP] = (unsigned char)cls;
+        }
+    }
+    sink = results;
+    return analyse(times, classes, count, sorted);
+}
+
+/* ---- the checks ------------------------------------------------------------------------ */
+
 struct check {
     const char *name;
-    compare_fn fn;
+    compare_fn fn;     /* a compare of n bytes, or NULL for a MAC check: */
+    verify_fn verify;  /* a MAC check, of n = 32 bytes */
     size_t n;
     int must_leak; /* 1: the power check, which passes when the leak is detected */
 };
 
 static const struct check checks[] = {
-    {"hem_ct_equal", hem_ct_equal, 32, 0},
-    {"hem_ct_equal", hem_ct_equal, 256, 0},
-    {"early-exit compare", early_exit_equal, 32, 1},
-    {"early-exit compare", early_exit_equal, 256, 1},
+    {"hem_ct_equal", hem_ct_equal, NULL, 32, 0},
+    {"hem_ct_equal", hem_ct_equal, NULL, 256, 0},
+    {"early-exit compare", early_exit_equal, NULL, 32, 1},
+    {"early-exit compare", early_exit_equal, NULL, 256, 1},
+    {"hem_hs256_verify", NULL, hem_hs256_verify, HEM_SHA256_SIZE, 0},
+    {"early-exit verify", NULL, early_exit_verify, HEM_SHA256_SIZE, 1},
 };
 
 int main(int argc, char **argv)
@@ -363,17 +483,23 @@ int main(int argc, char **argv)
     printf("clock: %s, step %lu; %lu measurements per attempt\n", CLOCK_NAME,
            (unsigned long)step, (unsigned long)count);
     printf("classes: equal inputs vs. inputs differing in the first byte, interleaved at "
-           "random\nverdict: max |t| over raw, %d cropped and second-order Welch t-tests; "
+           "random\n  (MAC checks: a %d-byte message, a MAC wrong in the last byte vs. in the "
+           "first;\n  SHA-256 block function: %s)\n"
+           "verdict: max |t| over raw, %d cropped and second-order Welch t-tests; "
            "leak when > %.0f\n",
-           PERCENTILES, THRESHOLD);
+           MAC_MSG, hem_sha256_accelerated() ? "SHA extensions" : "portable C", PERCENTILES,
+           THRESHOLD);
 
     for (c = 0; c < sizeof checks / sizeof checks[0]; c++) {
         const struct check *k = &checks[c];
-        unsigned int calls = calibrate(k->fn, k->n, step, times);
+        unsigned int calls = k->verify ? calibrate_verify(k->verify, step, times)
+                                       : calibrate(k->fn, k->n, step, times);
         int passed = 0;
 
         for (attempt = 1; attempt <= ATTEMPTS && !passed; attempt++) {
-            struct verdict v = measure(k->fn, k->n, calls, count, times, classes, sorted);
+            struct verdict v =
+                k->verify ? measure_verify(k->verify, calls, count, times, classes, sorted)
+                          : measure(k->fn, k->n, calls, count, times, classes, sorted);
             int leak = v.max_t > THRESHOLD;
             passed = leak == k->must_leak;
             printf("%-18s %3lu bytes x %u, attempt %d: max |t| = %8.2f (%s", k->name,

@@ -1,48 +1,68 @@
 /*
- * gateway_example: how a gateway written in C can use hemcodec on a HEM compact token.
+ * gateway_example: how a gateway written in C checks a HEM device's check token with
+ * hemproto's C core (hemcheck, hemmac, hemcodec).
  *
- *   gateway_example [TOKEN]
+ *   gateway_example [TOKEN | --vendor-sample] [MAC_KEY_HEX]
  *
- * Without an argument it uses the vendor's published check example, a real device token.
- * It goes through the steps a gateway takes, in the order it should take them:
+ * Without a token it uses a check made for this example (below); --vendor-sample uses the
+ * vendor's published check, a real device token. It takes the steps a gateway takes, in
+ * the order it should take them:
  *
  *   1. bound the token's length before touching it;
- *   2. split it and decode its three base64url segments with hem_token_decode, which
- *      refuses anything that is not in canonical form and says where;
- *   3. check the MAC over "header.payload" with hem_ct_equal, in constant time;
- *   4. only then read claims from the payload: here the "jti", a standard-base64 value
- *      decoded with hem_b64_decode.
+ *   2. match and decode it with hem_check_scan, which accepts only the exact shape devices
+ *      send (canonical base64 everywhere, the claims in device order) and gives every
+ *      field as bytes; anything else is explained with hem_token_decode and refused;
+ *   3. read the two claims needed to find the MAC key: aud names the backend key the check
+ *      is for, iss is the device's session key. The MAC key is X25519(that backend private
+ *      key, iss), from your crypto library;
+ *   4. check the HS256 MAC over "header.payload" with hem_hs256_verify (constant-time);
+ *   5. only then act on the other claims: here jti, qid and csn are printed.
  *
- * Exit status: 0 accepted, 1 rejected (malformed token or wrong MAC), 2 usage error.
+ * Exit status: 0 accepted, 1 rejected (malformed, another shape, or wrong MAC), 2 usage.
  *
- * What this example does not do, and real code must:
- *   - compute the MAC. hemcodec has no HMAC: take it from your crypto library, e.g.
- *     OpenSSL's HMAC(EVP_sha256(), key, key_len, token, parts.dot2, mac, &mac_len), over
- *     the token's ASCII text up to its second '.'. Here a fixed value stands in for it.
- *   - parse JSON. The claim lookup below is a plain substring search, good enough to show
- *     the decoding call and nothing else; use a real JSON parser, and check the header's
- *     "alg" against what you expect instead of trusting it.
+ * The MAC key. This example has no X25519: it takes the key as MAC_KEY_HEX, and by default
+ * uses the shared secret of RFC 7748 section 6.1 (Alice's private key with Bob's public
+ * key), which its own check was signed with (iss is Alice's public key, aud Bob's). The
+ * vendor's sample cannot be verified by anyone but its backend: with that default key it
+ * is decoded and then refused on its MAC, as it should be.
  *
  * Build (the Makefile does this for `make -C csrc example`):
  *   cc -std=c99 -Icsrc csrc/examples/gateway_example.c csrc/build/libhemcodec.a
  */
+#include "hemcheck.h"
 #include "hemcodec.h"
+#include "hemmac.h"
 
 #include <stdio.h>
 #include <string.h>
 
-/* A gateway should refuse oversized tokens before doing any work on them. With a fixed
- * bound the decode buffer can live on the stack: hem_token_decode wants at least
- * hem_b64_decoded_max(token_len) bytes, and MAX_TOKEN / 4 * 3 + 2 covers that for every
- * token_len up to MAX_TOKEN. */
+/* A gateway should refuse oversized tokens before doing any work on them; with a fixed
+ * bound the decode buffer for explaining a refusal can live on the stack
+ * (hem_b64_decoded_max(MAX_TOKEN) <= MAX_DECODED). */
 #define MAX_TOKEN 8192
 #define MAX_DECODED (MAX_TOKEN / 4 * 3 + 2)
+#define KEY_LEN 32
 
-/* HS256 gives a 32-byte MAC; a jti is 32 random bytes. */
-#define MAC_LEN 32
-#define JTI_LEN 32
+/* Made with hemproto.sign_check: the device key is Alice's private key of RFC 7748
+ * section 6.1, the backend key Bob's public key; the other claims are fixed values. */
+static const char example_check[] =
+    "eyJlY2RoIjoieDI1NTE5IiwidHlwIjoiSldUIiwiYWxnIjoiSFMyNTYifQ."
+    "eyJqdGkiOiJtT3JDQ1NaNGg4RmRZL3ZpV2xObzkxZnRkQ3dJY2hlK1duNVlRalFOMC84PSIsImlzcyI6ImhT"
+    "RHdDWWt3cDFSMGkzM2N0RDczV2cyL09nMG1PQnIwNjZTcGpxcWJUbW89IiwicWlkIjoiVDZXK3dYVXdjd0da"
+    "b01majZDcjNKYTUxUHROZ29wbkN2SG0rSVBMT0FCYz0iLCJhdWQiOiIzcDdiZlh0OXdiVFRXMkhDN09RMU56"
+    "K0RROGhiZUdkTnJmeCtGRytJSzA4PSIsImZ3cyI6IjAzcFpvZGMyY1VyWDgzdzlsOEIrMVhNc3YrMldSZ3lS"
+    "SE9kOGlOWm5jUmI5Vy9ZOU1Tenl4bGFnYyszOFc0OXNYekJ6eVIyZlhCTFhlcno2VFZoL3NBPT0iLCJibHMi"
+    "OiIwVzBLS3lRYXFWVXF6b2RWakZWaFBsK2NWdm8wQUttN0t2L3FMUHBIN3cxV0c4TW9vTDlpR3ppRTZyNG16"
+    "cTBVV0toM29TeVhmS2QxY0J2SHQwZHhJZz09IiwidWlzIjoiakVYdmw5ekoydVdqOURBQW94bjRKSGs0bE1t"
+    "dTZLL2hkOEpLakpsTCtVdz0iLCJjc24iOiJwMnJRTTB4NDZSaGlBNHBWbnF1dytnPT0ifQ."
+    "ZuS7Ot-7AdXH3VRqxHmYEq4trfDYP14laLmZBgMm5YU";
 
-static const char sample_token[] =
+/* RFC 7748 section 6.1: the shared secret K of Alice and Bob, X25519(a, B) = X25519(b, A). */
+static const char rfc7748_shared_hex[] =
+    "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
+
+/* The vendor's published check example (the seed page of the protocol notes). */
+static const char vendor_sample[] =
     "eyJlY2RoIjoieDI1NTE5IiwidHlwIjoiSldUIiwiYWxnIjoiSFMyNTYifQ."
     "eyJqdGkiOiJrSUEzWXJDQWJpMXZDVTFoOHlwbjJLdHMxUVNET1FVS05zYVVJZ1dvU3IwPSIsImlzcyI6IjBr"
     "Um1DbGlVUXZSd2Z4aTdUMWVrMkd0YlNFUnpNRlJHTGV5TzFyMXRFWG89IiwicWlkIjoiZTZQQXZDWnJtTWMw"
@@ -53,13 +73,6 @@ static const char sample_token[] =
     "WXY3ZzhXRXd5ekoyUFZuVEZBbFlRN2hCZz09IiwidWlzIjoiNkdoMmNDcVNKMEdVTFFLRTFEaWJvWTFPc0M4"
     "ck01KzF4UFpjbENuaHRybz0iLCJjc24iOiJLZnNhS0t2Tmw0THZQaWdsMEdtR0JnPT0ifQ."
     "dn2cwBODoUKkGKrr92IW13NgVg7j-h6VGO-tnADqins";
-
-/* Stands in for the HMAC-SHA256 your crypto library computes over the sample's
- * "header.payload" with the device key. It is the sample's own signature, so that the
- * sample is accepted and any other token is rejected, which is all this can show. */
-static const unsigned char expected_mac[MAC_LEN] = {
-    0x76, 0x7d, 0x9c, 0xc0, 0x13, 0x83, 0xa1, 0x42, 0xa4, 0x18, 0xaa, 0xeb, 0xf7, 0x62, 0x16, 0xd7,
-    0x73, 0x60, 0x56, 0x0e, 0xe3, 0xfa, 0x1e, 0x95, 0x18, 0xef, 0xad, 0x9c, 0x00, 0xea, 0x8a, 0x7b};
 
 static const char *code_name(ptrdiff_t code)
 {
@@ -74,22 +87,6 @@ static const char *code_name(ptrdiff_t code)
     }
 }
 
-/* Decoded segments are attacker-controlled bytes: never print them raw to a log or a
- * terminal. Printable ASCII passes, everything else becomes \xNN. */
-static void print_text(const char *label, const unsigned char *p, size_t n)
-{
-    size_t i;
-
-    printf("%s (%lu bytes): ", label, (unsigned long)n);
-    for (i = 0; i < n; i++) {
-        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
-            putchar(p[i]);
-        else
-            printf("\\x%02x", p[i]);
-    }
-    putchar('\n');
-}
-
 static void print_hex(const char *label, const unsigned char *p, size_t n)
 {
     size_t i;
@@ -100,42 +97,67 @@ static void print_hex(const char *label, const unsigned char *p, size_t n)
     putchar('\n');
 }
 
-/* The value of a string claim "name":"value" in JSON text, found by a substring search.
- * A stand-in for a JSON parser: it ignores escapes, nesting and duplicate keys, and a
- * "jti" inside another string would fool it. Returns 0 when the claim is not found. */
-static int find_string_claim(const unsigned char *json, size_t n, const char *name,
-                             const unsigned char **value, size_t *value_len)
+static int hex_value(char c)
 {
-    char key[64];
-    size_t key_len, i, j;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
 
-    key_len = (size_t)sprintf(key, "\"%.*s\":\"", 58, name);
-    for (i = 0; i + key_len <= n; i++) {
-        if (memcmp(json + i, key, key_len) != 0)
-            continue;
-        for (j = i + key_len; j < n && json[j] != '"'; j++)
-            ;
-        if (j == n)
+/* Exactly 2 * n hex digits into n bytes; 0 on anything else. */
+static int parse_hex(const char *text, unsigned char *out, size_t n)
+{
+    size_t i;
+
+    if (strlen(text) != 2 * n)
+        return 0;
+    for (i = 0; i < n; i++) {
+        int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
+        if (hi < 0 || lo < 0)
             return 0;
-        *value = json + i + key_len;
-        *value_len = j - (i + key_len);
-        return 1;
+        out[i] = (unsigned char)(hi << 4 | lo);
     }
-    return 0;
+    return 1;
+}
+
+/* Why a token is not a device check: the codec's first refusal, or its shape. */
+static void explain(const char *token, size_t token_len)
+{
+    unsigned char decoded[MAX_DECODED];
+    size_t err_offset = 0;
+    hem_token_parts parts;
+    ptrdiff_t r = hem_token_decode(token, token_len, decoded, sizeof decoded, &parts, &err_offset);
+
+    if (r < 0)
+        fprintf(stderr, "rejected: %s at offset %lu\n", code_name(r), (unsigned long)err_offset);
+    else
+        fprintf(stderr, "rejected: a well-formed token, but not a device check in its exact "
+                        "shape (anything else needs a full JSON parser)\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *token = argc > 1 ? argv[1] : sample_token;
-    size_t token_len, err_offset = 0, value_len = 0;
-    unsigned char decoded[MAX_DECODED];
-    unsigned char jti[JTI_LEN + 2]; /* + 2: see step 4 */
-    const unsigned char *header, *payload, *signature, *value = NULL;
-    hem_token_parts parts;
-    ptrdiff_t r;
+    const char *token = example_check;
+    const char *key_hex = rfc7748_shared_hex;
+    unsigned char fields[HEM_CHECK_OUT], key[KEY_LEN];
+    size_t token_len, signed_len;
+    long scanned;
 
-    if (argc > 2) {
-        fprintf(stderr, "usage: %s [TOKEN]\n", argv[0]);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* keep stdout and stderr lines in order */
+    if (argc > 3) {
+        fprintf(stderr, "usage: %s [TOKEN | --vendor-sample] [MAC_KEY_HEX]\n", argv[0]);
+        return 2;
+    }
+    if (argc > 1)
+        token = strcmp(argv[1], "--vendor-sample") == 0 ? vendor_sample : argv[1];
+    if (argc > 2)
+        key_hex = argv[2];
+    if (!parse_hex(key_hex, key, sizeof key)) {
+        fprintf(stderr, "usage: MAC_KEY_HEX must be %d hex digits\n", 2 * KEY_LEN);
         return 2;
     }
 
@@ -147,62 +169,38 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* 2. Split and decode in one call. The three decoded segments land back to back in
-     *    `decoded`; `parts` says where each one ends. On a refusal err_offset is the
-     *    index in the token of the first thing wrong, which is worth logging: it tells a
-     *    truncated token (HEM_E_SEGMENTS, HEM_E_LENGTH) from a mangled one (HEM_E_CHAR)
-     *    or a re-encoded one (HEM_E_TRAILING: same bytes, non-canonical text). */
-    r = hem_token_decode(token, token_len, decoded, sizeof decoded, &parts, &err_offset);
-    if (r < 0) {
-        if (r == HEM_E_SPACE) /* a caller bug: sizeof decoded is always enough here */
-            fprintf(stderr, "rejected: HEM_E_SPACE\n");
-        else
-            fprintf(stderr, "rejected: %s at offset %lu\n", code_name(r),
-                    (unsigned long)err_offset);
+    /* 2. One pass: the exact device shape, every field decoded, or HEM_CHECK_OTHER. */
+    scanned = hem_check_scan(token, token_len, fields);
+    if (scanned == HEM_CHECK_OTHER) {
+        explain(token, token_len);
         return 1;
     }
-    header = decoded;
-    payload = header + parts.header_len;
-    signature = payload + parts.payload_len;
-    printf("token: %lu characters, '.' at %lu and %lu\n", (unsigned long)token_len,
-           (unsigned long)parts.dot1, (unsigned long)parts.dot2);
+    signed_len = (size_t)(scanned >> HEM_CHECK_SIGNED_SHIFT);
+    printf("token: %lu characters, signed part %lu, header %d, %s uis\n",
+           (unsigned long)token_len, (unsigned long)signed_len,
+           (int)(scanned & HEM_CHECK_HEADER_MASK),
+           scanned & HEM_CHECK_HAS_UIS ? "with" : "without");
 
-    /* Shown before the MAC check for the sake of the example only: nothing in them may
-     * be acted on until step 3 has passed. */
-    print_text("header (unverified)", header, parts.header_len);
-    print_text("payload (unverified)", payload, parts.payload_len);
-    print_hex("signature", signature, parts.signature_len);
+    /* 3. Unverified, and used for one thing only: finding the key. A gateway looks up its
+     *    private key for aud (refusing a check for a key it does not hold) and computes
+     *    X25519(private, iss); here the key came from the command line or RFC 7748. */
+    print_hex("aud (unverified)", fields + HEM_CHECK_AUD, 32);
+    print_hex("iss (unverified)", fields + HEM_CHECK_ISS, 32);
 
-    /* 3. The MAC. Its length is public, so checking it with an ordinary comparison leaks
-     *    nothing; its contents are compared with hem_ct_equal, whose running time does not
-     *    depend on where the first difference is. memcmp may stop at the first differing
-     *    byte, and that timing lets an attacker forge a MAC one byte at a time. */
-    if (parts.signature_len != MAC_LEN || !hem_ct_equal(signature, expected_mac, MAC_LEN)) {
+    /* 4. The MAC over the first signed_len characters, compared in constant time inside
+     *    hem_hs256_verify: memcmp may stop at the first differing byte, and that timing
+     *    lets an attacker forge a MAC one byte at a time. */
+    if (!hem_hs256_verify(key, sizeof key, token, signed_len, fields + HEM_CHECK_SIG)) {
         fprintf(stderr, "rejected: MAC mismatch\n");
         return 1;
     }
-    printf("MAC: match\n");
+    printf("MAC: match (HMAC-SHA256 on %s)\n",
+           hem_sha256_accelerated() ? "the SHA extensions" : "portable C");
 
-    /* 4. Claims. Token values such as "jti" are standard base64 with '=' padding. The
-     *    output capacity must be hem_b64_decoded_max(value_len): for 44 characters that
-     *    is 33 bytes, one more than the 32 that padded text decodes to. */
-    if (!find_string_claim(payload, parts.payload_len, "jti", &value, &value_len)) {
-        fprintf(stderr, "rejected: no \"jti\" claim\n");
-        return 1;
-    }
-    if (hem_b64_decoded_max(value_len) > sizeof jti) {
-        fprintf(stderr, "rejected: \"jti\" of %lu characters is too long\n",
-                (unsigned long)value_len);
-        return 1;
-    }
-    r = hem_b64_decode((const char *)value, value_len, jti, sizeof jti, &err_offset);
-    if (r < 0) {
-        /* err_offset counts from the start of the claim value, not of the token. */
-        fprintf(stderr, "rejected: \"jti\" %s at offset %lu of its value\n", code_name(r),
-                (unsigned long)err_offset);
-        return 1;
-    }
-    print_hex("jti", jti, (size_t)r);
+    /* 5. Verified: the claims may be acted on. */
+    print_hex("jti", fields + HEM_CHECK_JTI, 32);
+    print_hex("qid", fields + HEM_CHECK_QID, 32);
+    print_hex("csn", fields + HEM_CHECK_CSN, 16);
     printf("accepted\n");
     return 0;
 }

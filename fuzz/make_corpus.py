@@ -1,18 +1,25 @@
 """Write the seed corpus under fuzz/corpus/ (run it again after changing a seed below).
 
-    python fuzz/make_corpus.py
+    python fuzz/make_corpus.py               # every target
+    python fuzz/make_corpus.py check mac     # only these targets' seeds
 
 Seeds are tiny and named for what they are: valid encodings at every length mod 4, the
 vendor's sample token, and near-misses one edit away from valid (a bad character, a wrong
 length, excess or misplaced '=', non-zero unused bits, a fourth segment...), so that a
-short run starts right at each refusal path. The CBOR seeds for the Python target need
-hemproto installed (they are made with to_cbor). Existing files are overwritten, others
-(minimised findings added by hand) are left alone.
+short run starts right at each refusal path. The check target's seeds are device check
+tokens in the exact shape (with and without "uis", under both headers) and tokens one edit
+outside it; the mac target's are key-length byte, key, message, at the lengths where
+SHA-256's padding and HMAC's key handling change. The CBOR seeds for the Python target need
+hemproto installed (they are made with to_cbor); the others need only the standard
+library. Existing files are overwritten, others (minimised findings added by hand) are
+left alone.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import sys
 
@@ -147,6 +154,132 @@ def token_seeds() -> dict[str, bytes]:
     }
 
 
+# The device check's exact shape (csrc/hemcheck.h): one of two header texts, then the claims
+# in this order with these decoded sizes, "uis" optional, each canonical standard base64.
+CHECK_HEADERS = (
+    b'{"ecdh":"x25519","typ":"JWT","alg":"HS256"}',
+    b'{"ecdh":"x25519","alg":"HS256","typ":"JWT"}',
+)
+CHECK_CLAIMS = (
+    ("jti", 32),
+    ("iss", 32),
+    ("qid", 32),
+    ("aud", 32),
+    ("fws", 64),
+    ("bls", 64),
+    ("uis", 32),
+    ("csn", 16),
+)
+CHECK_MAC_KEY = bytes(range(100, 132))
+
+
+def check_fields(tag: str, with_uis: bool = True) -> dict[str, bytes]:
+    """Claim values for one seed: bytes that differ per tag and claim, fixed between runs."""
+    return {
+        name: hashlib.shake_256(f"{tag}/{name}".encode()).digest(size)
+        for name, size in CHECK_CLAIMS
+        if with_uis or name != "uis"
+    }
+
+
+def check_json(fields: dict[str, bytes], order: tuple[str, ...] | None = None) -> bytes:
+    """The compact payload JSON of the shape (or with the claims in another order)."""
+    names = order or tuple(name for name, _ in CHECK_CLAIMS)
+    members = (f'"{name}":"{std(fields[name]).decode()}"' for name in names if name in fields)
+    return ("{" + ",".join(members) + "}").encode()
+
+
+def check_token(payload: bytes, header: bytes = CHECK_HEADERS[0]) -> bytes:
+    """header.payload.signature, MACed with a fixed key (the scanner checks no MAC)."""
+    signing_input = url(header) + b"." + url(payload)
+    mac = hmac.new(CHECK_MAC_KEY, signing_input, hashlib.sha256).digest()
+    return signing_input + b"." + url(mac)
+
+
+def bump_before_pad(text: str) -> str:
+    """Standard base64 with its last data character one step on (sets unused bits)."""
+    body = text.rstrip("=")
+    return bump_last(body.encode(), STD_ABC).decode() + text[len(body) :]
+
+
+def check_seeds() -> dict[str, bytes]:
+    seeds: dict[str, bytes] = {"ok-sample": SAMPLE.encode()}
+    for with_uis in (True, False):
+        for index, header in enumerate(CHECK_HEADERS):
+            name = f"ok-{'uis' if with_uis else 'no-uis'}-header{index}"
+            seeds[name] = check_token(check_json(check_fields(name, with_uis)), header)
+    # Extreme bytes: all-zero and all-one values, and '+' '/' in every long claim.
+    extreme = {name: bytes(size) for name, size in CHECK_CLAIMS}
+    extreme["aud"] = b"\xff" * 32
+    extreme["fws"] = b"\xfb\xef\xbe" * 21 + b"\xff"
+    extreme["bls"] = b"\xff" * 64
+    extreme["csn"] = b"\xff" * 16
+    seeds["ok-extreme-bytes"] = check_token(check_json(extreme), CHECK_HEADERS[1])
+
+    fields = check_fields("near")
+    good = check_json(fields)
+    token = check_token(good)
+    same = dict(fields, aud=fields["iss"])
+    seeds["bad-iss-is-aud"] = check_token(check_json(same))
+    for claim in ("jti", "fws", "csn"):
+        value = std(fields[claim]).decode()
+        bumped = good.replace(value.encode(), bump_before_pad(value).encode())
+        seeds[f"bad-{claim}-trailing-bits"] = check_token(bumped)
+    seeds["bad-signature-trailing-bits"] = bump_last(token, URL_ABC)
+    order = ("iss", "jti", "qid", "aud", "fws", "bls", "uis", "csn")
+    seeds["bad-claim-order"] = check_token(check_json(fields, order))
+    uis_last = ("jti", "iss", "qid", "aud", "fws", "bls", "csn", "uis")
+    seeds["bad-uis-after-csn"] = check_token(check_json(fields, uis_last))
+    seeds["bad-claim-name"] = check_token(good.replace(b'"qid"', b'"qix"'))
+    seeds["bad-space-after-colon"] = check_token(good.replace(b'"jti":', b'"jti": ', 1))
+    escaped = check_json(extreme).replace(b"/", b"\\/")
+    seeds["bad-escaped-slash"] = check_token(escaped)
+    seeds["bad-url-alphabet-claim"] = check_token(check_json(extreme).replace(b"+", b"-"))
+    csn = std(fields["csn"])
+    seeds["bad-unpadded-claim"] = check_token(good.replace(csn, csn.rstrip(b"=")))
+    seeds["bad-extra-claim"] = check_token(good[:-1] + b',"iat":1}')
+    without_csn = {name: value for name, value in fields.items() if name != "csn"}
+    seeds["bad-missing-csn"] = check_token(check_json(without_csn))
+    uis_member = b'"uis":"' + std(fields["uis"]) + b'"'
+    seeds["bad-uis-null"] = check_token(good.replace(uis_member, b'"uis":null'))
+    seeds["bad-other-header"] = check_token(good, b'{"alg":"HS256","ecdh":"x25519"}')
+    seeds["bad-header-space"] = check_token(good, CHECK_HEADERS[0].replace(b",", b", "))
+    seeds["bad-short-signature"] = token[: token.rindex(b".") + 1] + url(bytes(31))
+    seeds["bad-four-segments"] = token + b".QQ"
+    seeds["bad-truncated"] = token[:-1]
+    seeds["bad-newline"] = token + b"\n"
+    return seeds
+
+
+def mac_seeds() -> dict[str, bytes]:
+    """Key-length byte, key, message (see fuzz/c/fuzz_mac.c)."""
+
+    def entry(key: bytes, message: bytes) -> bytes:
+        return bytes([len(key)]) + key + message
+
+    key32 = bytes(range(32))
+    seeds = {
+        "empty": b"",
+        "no-key-no-message": b"\x00",
+        # RFC 4231 test cases 1, 2 and 6 (a key longer than the block is hashed first).
+        "rfc4231-1": entry(b"\x0b" * 20, b"Hi There"),
+        "rfc4231-2": entry(b"Jefe", b"what do ya want for nothing?"),
+        "rfc4231-6": entry(
+            b"\xaa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First"
+        ),
+        "key-64": entry(bytes(range(64)), b"abc"),
+        "key-65": entry(bytes(range(65)), b"abc"),
+        "key-255": entry(bytes(255), bytes(range(256))),
+        "key-longer-than-input": b"\xff" + b"abc",
+        "check-signing-input": entry(key32, SAMPLE[: SAMPLE.rindex(".")].encode()),
+    }
+    # Messages around the lengths where SHA-256 pads into a second block (55 / 56 mod 64)
+    # and around whole blocks.
+    for length in (55, 56, 63, 64, 65, 119, 120, 128, 1000):
+        seeds[f"key32-message-{length}"] = entry(key32, bytes(i % 251 for i in range(length)))
+    return seeds
+
+
 def python_seeds() -> dict[str, bytes]:
     seeds: dict[str, bytes] = {}
     for name, value in token_seeds().items():
@@ -207,11 +340,23 @@ def write(target: str, seeds: dict[str, bytes]) -> None:
             handle.write(data)
 
 
+TARGETS = {
+    "b64url": b64url_seeds,
+    "b64": b64_seeds,
+    "token": token_seeds,
+    "check": check_seeds,
+    "mac": mac_seeds,
+    "python": python_seeds,
+}
+
+
 def main() -> None:
-    write("b64url", b64url_seeds())
-    write("b64", b64_seeds())
-    write("token", token_seeds())
-    write("python", python_seeds())
+    wanted = sys.argv[1:] or list(TARGETS)
+    unknown = [name for name in wanted if name not in TARGETS]
+    if unknown:
+        sys.exit(f"make_corpus: unknown target(s) {unknown}; known: {list(TARGETS)}")
+    for name in wanted:
+        write(name, TARGETS[name]())
 
 
 if __name__ == "__main__":

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Fuzz hemproto's decoders and token parser for SECONDS per target, then say what was found.
+# Fuzz hemproto's decoders, token parser, check scanner and MAC for SECONDS per target, then
+# say what was found.
 #
-#   fuzz/run.sh [SECONDS_PER_TARGET]        default 12: four targets, about a minute in all
+#   fuzz/run.sh [SECONDS_PER_TARGET]        default 8: six targets, about a minute in all
 #
-# Targets: the libFuzzer ones in fuzz/c (b64url, b64, token: csrc/hemcodec.c under ASan and
-# UBSan), then fuzz/py/fuzz_python.py (both backends, decode_ejwt, from_cbor) under atheris
-# when the interpreter has it, else under the stdlib driver fuzz/py/minifuzz.py.
+# The default is chosen for CI: six targets of 8 s each, plus the build (a few seconds),
+# keep the whole run near one minute, as four targets of 12 s did before. Longer runs give
+# more per target (docs/fuzzing.md, "Running for hours").
+#
+# Targets: the libFuzzer ones in fuzz/c, under ASan and UBSan, each built with the whole C
+# library (csrc/hemcodec.c, csrc/hemcheck.c, csrc/hemmac.c): b64url, b64, token (the
+# codec), check (hem_check_scan) and mac (SHA-256, HMAC-SHA256 on both block functions);
+# then fuzz/py/fuzz_python.py (both backends, decode_ejwt, from_cbor, scan_check against
+# the general path, hs256) under atheris when the interpreter has it, else under the
+# stdlib driver fuzz/py/minifuzz.py.
 # The Python target imports the hemproto that the interpreter has installed (run inside the
 # virtual environment that has it); it runs from a scratch directory so that the source
 # tree is not what gets imported, and it prints the path it did import.
@@ -15,7 +23,7 @@
 # finding (the failing input is printed and kept; see the last lines), 2 on a setup error.
 #
 # Environment (all optional):
-#   HEMFUZZ_TARGETS      which targets, in order (default "b64url b64 token python")
+#   HEMFUZZ_TARGETS      which targets, in order (default "b64url b64 token check mac python")
 #   HEMFUZZ_CORPUS_DIR   a corpus directory to keep between runs (one subdirectory per
 #                        target, seeded from fuzz/corpus); default: a scratch copy
 #   HEMFUZZ_BUILD_DIR    where the C targets are built (default: scratch); kept if given
@@ -25,7 +33,7 @@
 #   CC                   the clang to build with (default: clang)
 set -euo pipefail
 
-seconds="${1:-12}"
+seconds="${1:-8}"
 if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
     # 0 would mean "no limit" to libFuzzer; a run of this script always ends by itself.
     echo "usage: fuzz/run.sh [SECONDS_PER_TARGET >= 1]" >&2
@@ -34,7 +42,7 @@ fi
 
 fuzz="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$fuzz")"
-targets="${HEMFUZZ_TARGETS:-b64url b64 token python}"
+targets="${HEMFUZZ_TARGETS:-b64url b64 token check mac python}"
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/hemfuzz.XXXXXX")"
 keep_scratch=0
 cleanup() {
@@ -65,7 +73,7 @@ c_targets=()
 python_target=0
 for t in $targets; do
     case "$t" in
-        b64url | b64 | token) c_targets+=("$t") ;;
+        b64url | b64 | token | check | mac) c_targets+=("$t") ;;
         python) python_target=1 ;;
         *) echo "hemfuzz: unknown target '$t'" >&2; exit 2 ;;
     esac
@@ -112,12 +120,15 @@ fi
 # shellcheck disable=SC2054  # the commas are clang's list of sanitizers, not array syntax
 cflags=(-g -O1 -std=c99 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
     -fno-sanitize-recover=all -I"$repo/csrc")
+# Every target is linked with the whole library, as the extension is: whatever target runs,
+# all three sources are built, and with the same flags.
+library=("$repo/csrc/hemcodec.c" "$repo/csrc/hemcheck.c" "$repo/csrc/hemmac.c")
 for t in "${c_targets[@]}"; do
     # -Wno-constant-conversion: clang flags the out-of-range arm of a ternary that the
     # library's lookup-table macros never take; the library's own warning policy is
     # csrc/Makefile's business, not this build's.
     if ! "$CC" "${cflags[@]}" -Wall -Wextra -Wno-unused-function -Wno-constant-conversion \
-        "$fuzz/c/fuzz_$t.c" "$repo/csrc/hemcodec.c" -o "$build/fuzz_$t" > "$logs/build_$t.log" 2>&1
+        "$fuzz/c/fuzz_$t.c" "${library[@]}" -o "$build/fuzz_$t" > "$logs/build_$t.log" 2>&1
     then
         cat "$logs/build_$t.log" >&2
         echo "hemfuzz: building fuzz_$t failed" >&2
@@ -181,18 +192,29 @@ report() {
 for t in "${c_targets[@]}"; do
     dir="$(prepare_corpus "$t")"
     before="$(find "$dir" -type f | wc -l)"
+    # Room for the longest input that matters: a check token is 761 characters, and the
+    # MAC target's message should span many 64-byte blocks.
     case "$t" in
-        token) max_len=2048 ;;
+        token | check) max_len=2048 ;;
+        mac) max_len=4096 ;;
         *) max_len=1024 ;;
     esac
     extra=()
+    case "$t" in
+        check) extra+=("-dict=$fuzz/dict/check.dict") ;;
+        mac) ;; # bytes with no grammar: a dictionary would not help
+        *) extra+=("-dict=$fuzz/dict/codec.dict") ;;
+    esac
     if [ -n "${HEMFUZZ_FORK:-}" ]; then extra+=("-fork=$HEMFUZZ_FORK"); fi
     log="$logs/$t.log"
     started="$(date +%s)"
     status=0
     (cd "$scratch" && "$build/fuzz_$t" "${common_flags[@]}" "${extra[@]}" \
-        -max_total_time="$seconds" -max_len="$max_len" -dict="$fuzz/dict/codec.dict" \
+        -max_total_time="$seconds" -max_len="$max_len" \
         -artifact_prefix="$artifacts/$t-" "$dir") > "$log" 2>&1 || status=$?
+    # What the target itself says at exit (fuzz_check: how many inputs matched the shape;
+    # fuzz_mac: which block functions it compared).
+    sed -n "s/^fuzz_$t: /hemfuzz $t: /p" "$log" | tail -n 1
     report "$t" "$status" "$log" "$started" "$before" "$dir"
 done
 
@@ -221,7 +243,9 @@ if [ "$python_target" = 1 ]; then
         "${common_flags[@]}" -max_total_time="$seconds" -max_len=4096 \
         -dict="$fuzz/dict/python.dict" -artifact_prefix="$artifacts/python-" "$dir") \
         > "$log" 2>&1 || status=$?
-    sed -n 's/^fuzz_python: /hemfuzz python: /p' "$log"
+    # The hemproto it imported, and the last count of check tokens that matched the shape.
+    sed -n 's/^fuzz_python: hemproto /hemfuzz python: hemproto /p' "$log"
+    sed -n 's/^fuzz_python: \(.* matched .*\)/hemfuzz python: \1/p' "$log" | tail -n 1
     report python "$status" "$log" "$started" "$before" "$dir"
 fi
 

@@ -197,23 +197,23 @@ def ct_equal(a: BytesLike, b: BytesLike) -> bool:
     return hmac.compare_digest(as_bytes(a, "a"), as_bytes(b, "b"))
 
 
-# HMAC-SHA256 (RFC 2104) written out for the 32-byte keys of HS256 over hashlib: the key
-# padded to the 64-byte block and XOR-ed with ipad / opad by translation tables, as CPython's
-# own hmac module does. The same bytes as hmac.digest (tested), without OpenSSL's per-call
-# HMAC set-up. Callers pass a 32-byte key (jws checks it).
-HS256_KEY_SIZE = 32
+# HMAC-SHA256 (RFC 2104) over hashlib: the key padded to the 64-byte block and XOR-ed with
+# ipad / opad by translation tables, as CPython's own hmac module does. The same bytes as
+# hmac.digest for any key (tested), without OpenSSL's per-call HMAC set-up.
 _IPAD = bytes(value ^ 0x36 for value in range(256))
 _OPAD = bytes(value ^ 0x5C for value in range(256))
-_IPAD_FILL = b"\x36" * (64 - HS256_KEY_SIZE)
-_OPAD_FILL = b"\x5c" * (64 - HS256_KEY_SIZE)
+_BLOCK = 64
 _sha256 = hashlib.sha256
 
 
 def hs256(key: bytes, message: bytes) -> bytes:
-    """HMAC-SHA256 of ``message`` under a 32-byte ``key``."""
-    inner = _sha256(key.translate(_IPAD) + _IPAD_FILL)
+    """HMAC-SHA256 of ``message`` under ``key`` (HS256 uses 32-byte keys)."""
+    if len(key) > _BLOCK:
+        key = _sha256(key).digest()
+    block = key.ljust(_BLOCK, b"\0")
+    inner = _sha256(block.translate(_IPAD))
     inner.update(message)
-    return _sha256(key.translate(_OPAD) + _OPAD_FILL + inner.digest()).digest()
+    return _sha256(block.translate(_OPAD) + inner.digest()).digest()
 
 
 def hs256_verify(key: bytes, message: bytes, mac: bytes) -> bool:

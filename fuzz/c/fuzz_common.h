@@ -31,6 +31,16 @@ static const char REF_STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
         }                                                                                         \
     } while (0)
 
+/* As REQUIRE, with a sentence that says what the broken invariant means. */
+#define REQUIRE_MSG(cond, what)                                                                   \
+    do {                                                                                          \
+        if (!(cond)) {                                                                            \
+            fprintf(stderr, "hemfuzz: invariant broken at %s:%d: %s (%s)\n", __FILE__, __LINE__, \
+                    what, #cond);                                                                 \
+            abort();                                                                              \
+        }                                                                                         \
+    } while (0)
+
 /* An offset no check can produce, to see whether a function wrote *err_offset. */
 #define UNTOUCHED ((size_t)0x5A5A5A5Au)
 

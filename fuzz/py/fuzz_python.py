@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Fuzz target for hemproto's Python surface: both codec backends, split_token,
-decode_ejwt and from_cbor.
+decode_ejwt, from_cbor, the device check's scan_check and HS256.
 
 Every input is fed, as bytes, bytearray, memoryview (contiguous and strided) and as its
 latin-1 and UTF-8 (surrogateescape) str forms, to whichever functions take that type.
@@ -16,10 +16,29 @@ The invariants, any breach of which raises Finding:
 * decode_ejwt and from_cbor raise MalformedToken or nothing (TypeError only for a wrong
   argument type); a token they accept is the text given (decode_ejwt) or one that
   decode_ejwt accepts and that survives to_cbor -> from_cbor unchanged (from_cbor);
+* scan_check gives the same result on both backends (None, or the packed flags and signed
+  length, the nine fields and the signed text); a match is a token the device template
+  re-encodes (with the standard library) to exactly the text, its signed length is the
+  index of the second '.', iss != aud, and the general path (jws.decode_parts, then
+  CheckChallenge._from_parts) accepts it with the same field values, header and no extra
+  claims, and parse_check gives that same challenge on both backends; a token of a check's
+  length that the general path accepts and that is in the device shape is never refused;
+* hs256 of the C backend (under the best SHA-256 block function, and for one input in four
+  under the portable one too) and of the Python backend equal the standard library's
+  HMAC-SHA256, and both verifiers accept that MAC and refuse it with a bit flipped or cut
+  short;
 * nothing else is ever raised.
 
-decode_ejwt and from_cbor reach the codec through hemproto._codec's module attributes, so
-each is run twice with those attributes pointing at one backend, then the other.
+decode_ejwt, from_cbor, parse_check and verify_check reach the codec through
+hemproto._codec's module attributes, so each is run twice with those attributes pointing
+at one backend, then the other.
+
+Check tokens. Besides the input itself (taken as a token), every input is turned into a
+check token in the device shape: field bytes, header and "uis" taken from the input,
+encoded by the template here, then half of the time given one small edit (a JSON
+character, a claim value's unused bits, an inserted or dropped character, a character of
+the header or signature). One input in eight also signs such a check with sign_check and
+verifies it with verify_check. The custom mutators put such tokens into the corpus too.
 
 Drivers. With atheris installed this runs under atheris (libFuzzer flags, coverage of
 hemproto's bytecode). Without it, or with --stdlib or HEMFUZZ_DRIVER=stdlib, it runs
@@ -34,7 +53,10 @@ the source tree (fuzz/run.sh does) to test the installed package. It prints whic
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import importlib
+import json
 import os
 import re
 import sys
@@ -58,19 +80,33 @@ if atheris is not None:
         import hemproto
         from hemproto import _codec, jws
         from hemproto.cbor import from_cbor, to_cbor
-        from hemproto.errors import EncodingError, MalformedToken
+        from hemproto.claims import CheckChallenge, parse_check, sign_check, verify_check
+        from hemproto.errors import BadSignature, ClaimError, EncodingError, MalformedToken
+        from hemproto.x25519 import KeyPair
 else:
     import hemproto
     from hemproto import _codec, jws
     from hemproto.cbor import from_cbor, to_cbor
-    from hemproto.errors import EncodingError, MalformedToken
+    from hemproto.claims import CheckChallenge, parse_check, sign_check, verify_check
+    from hemproto.errors import BadSignature, ClaimError, EncodingError, MalformedToken
+    from hemproto.x25519 import KeyPair
 
 C: Any = _codec.c_backend
 PY: Any = _codec.python_backend
 URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 STD_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-# hemproto._codec attributes that jws and cbor look up at call time.
-_SWAPPED = ("b64url_decode", "b64url_encode", "b64_decode", "b64_encode", "ct_equal", "split_token")
+# hemproto._codec attributes that jws, cbor and claims look up at call time.
+_SWAPPED = (
+    "b64url_decode",
+    "b64url_encode",
+    "b64_decode",
+    "b64_encode",
+    "ct_equal",
+    "split_token",
+    "scan_check",
+    "hs256",
+    "hs256_verify",
+)
 
 # Messages with their numbers and quoted parts blanked: each stands for one refusal path.
 # The stdlib driver keeps an input that reaches a path not seen before (its only feedback).
@@ -328,6 +364,299 @@ def check_from_cbor(form: Any) -> None:
     require(from_cbor(to_cbor(text)) == text, "from_cbor's token is not stable under to_cbor")
 
 
+# --- the device check: scan_check and the general path -------------------------------------
+
+# The device check's exact shape (csrc/hemcheck.h), restated here: the two header texts, the
+# claims in device order with their sizes ("uis" optional), then a 32-byte signature.
+CHECK_HEADERS = (
+    b'{"ecdh":"x25519","typ":"JWT","alg":"HS256"}',
+    b'{"ecdh":"x25519","alg":"HS256","typ":"JWT"}',
+)
+CHECK_CLAIMS = (
+    ("jti", 32),
+    ("iss", 32),
+    ("qid", 32),
+    ("aud", 32),
+    ("fws", 64),
+    ("bls", 64),
+    ("uis", 32),
+    ("csn", 16),
+)
+UIS = 6
+CHECK_FIELD_SIZES = (*(size for _, size in CHECK_CLAIMS), 32)
+CHECK_FIELD_BYTES = sum(CHECK_FIELD_SIZES)
+CHECK_HAS_UIS = 2
+CHECK_SIGNED_SHIFT = 2
+
+
+def url64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def check_json(values: tuple[bytes | None, ...]) -> str:
+    """The payload JSON of the shape: claims in order, each standard base64, None left out."""
+    members = (
+        f'"{name}":"{base64.b64encode(value).decode()}"'
+        for (name, _), value in zip(CHECK_CLAIMS, values, strict=True)
+        if value is not None
+    )
+    return "{" + ",".join(members) + "}"
+
+
+def device_token(values: tuple[bytes | None, ...], variant: int, signature: bytes) -> str:
+    """The token the device template makes of these claim values (stdlib encoders only)."""
+    header = url64(CHECK_HEADERS[variant])
+    return f"{header}.{url64(check_json(values).encode())}.{url64(signature)}"
+
+
+def zero_claims(with_uis: bool) -> tuple[bytes | None, ...]:
+    return tuple(
+        None if index == UIS and not with_uis else bytes(size)
+        for index, (_, size) in enumerate(CHECK_CLAIMS)
+    )
+
+
+# A check in the shape has one of two lengths: with and without "uis".
+CHECK_TOKEN_LENGTHS = frozenset(
+    len(device_token(zero_claims(with_uis), 0, bytes(32))) for with_uis in (True, False)
+)
+
+
+def general_parts(text: str) -> tuple[CheckChallenge, bytes, bytes]:
+    """The general path: decode_parts, then CheckChallenge._from_parts."""
+    token, header, claims, signing_input, signature = jws.decode_parts(text)
+    challenge = CheckChallenge._from_parts(token, dict(header), claims)
+    return challenge, signing_input, signature
+
+
+def general_check(text: str) -> tuple[Any, ...]:
+    return both(
+        "check general path",
+        (MalformedToken, ClaimError),
+        lambda t: on_backend(C, general_parts, t),
+        lambda t: on_backend(PY, general_parts, t),
+        text,
+    )
+
+
+def check_parse_check(text: str, expected: tuple[Any, ...]) -> None:
+    """parse_check, which takes scan_check's way when it matches, gives what the general
+    path gives, on both backends (for a token: text starting '{' is taken as a body)."""
+    if text[:1] == "{":
+        return
+    got = both(
+        "parse_check",
+        (MalformedToken, ClaimError),
+        lambda t: on_backend(C, parse_check, t),
+        lambda t: on_backend(PY, parse_check, t),
+        text,
+    )
+    want = ("ok", expected[1][0]) if expected[0] == "ok" else expected
+    require(got == want, "parse_check differs from the general path", text, got, want)
+
+
+def challenge_values(challenge: CheckChallenge) -> tuple[bytes | None, ...]:
+    return tuple(getattr(challenge, name) for name, _ in CHECK_CLAIMS)
+
+
+# Inputs run, check tokens scanned, and how many matched: said now and then (at 2**k inputs),
+# since a run in which no token matched has not tested what only a match reaches.
+CHECK_STATS = {"inputs": 0, "scanned": 0, "matched": 0}
+
+
+def check_scan(text: str) -> None:
+    scanned = both("scan_check", (), C.scan_check, PY.scan_check, text)[1]
+    CHECK_STATS["scanned"] += 1
+    CHECK_STATS["matched"] += scanned is not None
+    if scanned is None:
+        FEATURES.add(("scan_check", "other"))
+        if len(text) not in CHECK_TOKEN_LENGTHS:
+            return  # no token of another length is in the shape
+        general = general_check(text)
+        check_parse_check(text, general)
+        if general[0] == "ok":
+            challenge, _, signature = general[1]
+            values = challenge_values(challenge)
+            in_shape = not challenge.extra and any(
+                device_token(values, variant, signature) == text for variant in (0, 1)
+            )
+            require(not in_shape, "scan_check refused a check in the device shape", text)
+        return
+    packed, fields, signed = scanned
+    FEATURES.add(("scan_check", packed & 3))
+    require(
+        type(packed) is int and type(fields) is tuple and type(signed) is bytes,
+        "scan_check: wrong result types",
+        scanned,
+    )
+    require(
+        tuple(len(f) for f in fields) == CHECK_FIELD_SIZES
+        and all(type(f) is bytes for f in fields),
+        "scan_check: wrong field sizes",
+        scanned,
+    )
+    require(packed >= 0, "scan_check: negative packed result", scanned)
+    variant, with_uis = packed & 1, bool(packed & CHECK_HAS_UIS)
+    dot1 = text.find(".")
+    dot2 = text.find(".", dot1 + 1)
+    require(dot1 >= 0 and dot2 > dot1, "scan_check matched a text without two '.'", text)
+    require(packed >> CHECK_SIGNED_SHIFT == dot2, "signed length is not the second '.'", text)
+    require(signed == text[:dot2].encode("ascii"), "wrong signed text", text, signed)
+    require(fields[1] != fields[3], "scan_check matched a check whose iss equals its aud", text)
+    if not with_uis:
+        require(fields[UIS] == bytes(32), "uis absent but its bytes are not zero", text)
+    values = tuple(
+        None if index == UIS and not with_uis else value
+        for index, value in enumerate(fields[: len(CHECK_CLAIMS)])
+    )
+    template = device_token(values, variant, fields[-1])
+    require(template == text, "the fields do not re-encode to the token", text, template)
+
+    general = general_check(text)
+    require(general[0] == "ok", "the general path refuses what scan_check matched", text, general)
+    challenge, signing_input, signature = general[1]
+    require(challenge_values(challenge) == values, "the general path decodes other fields", text)
+    require(signature == fields[-1], "the general path decodes another signature", text)
+    require(signing_input == signed, "the general path signs other text", text)
+    require(challenge.token == text, "the general path changed the token", text)
+    require(
+        dict(challenge.header) == json.loads(CHECK_HEADERS[variant]),
+        "the general path sees another header",
+        text,
+        challenge.header,
+    )
+    require(not challenge.extra, "the general path sees extra claims", text, challenge.extra)
+    check_parse_check(text, general)
+
+
+# What derived_check may put where it edits: characters that matter to JSON and the codecs.
+EDIT_CHARACTERS = b'"=,:{} \\/+-_.Aa0'
+
+
+def check_material(data: bytes) -> tuple[bytes, ...]:
+    """The nine field values, from the input's bytes (repeated as needed)."""
+    material = data[1:] or b"\x00"
+    stream = (material * (CHECK_FIELD_BYTES // len(material) + 1))[:CHECK_FIELD_BYTES]
+    values = []
+    at = 0
+    for size in CHECK_FIELD_SIZES:
+        values.append(stream[at : at + size])
+        at += size
+    return tuple(values)
+
+
+def derived_check(data: bytes) -> str:
+    """A check token in the device shape made from the input's bytes, or one small edit off
+    it. A control byte (the first byte xor the input's length, so that both kinds of
+    mutation vary it): bit 0 the header, bit 1 "uis", bit 2 whether to edit, bits 3-4
+    which edit. The last two bytes say where; the bytes after the first are field material.
+    """
+    control = (data[0] ^ len(data)) & 0xFF if data else 0
+    where = int.from_bytes(data[-2:], "little") if len(data) > 2 else 0
+    character = EDIT_CHARACTERS[where % len(EDIT_CHARACTERS)]
+    *material, signature = check_material(data)
+    claims: list[bytes | None] = list(material)
+    if not control & 2:
+        claims[UIS] = None
+    header = CHECK_HEADERS[control & 1]
+    payload = check_json(tuple(claims)).encode("ascii")
+    edit = control >> 3 & 3 if control & 4 else None
+    if edit == 0:  # one JSON character replaced
+        i = where % len(payload)
+        payload = payload[:i] + bytes([character]) + payload[i + 1 :]
+    elif edit == 1:  # one claim value's last data character moved on: unused bits set
+        present = [value for value in claims if value is not None]
+        text = base64.b64encode(present[where % len(present)])
+        body = text.rstrip(b"=")
+        alphabet = STD_ALPHABET
+        bumped = body[:-1] + bytes([alphabet[(alphabet.index(body[-1]) + 1) % 64]])
+        payload = payload.replace(b'"' + text + b'"', b'"' + bumped + text[len(body) :] + b'"', 1)
+    elif edit == 2:  # one character inserted or dropped
+        i = where % len(payload)
+        payload = (
+            payload[:i] + bytes([character]) + payload[i:]
+            if where & 0x8000
+            else payload[:i] + payload[i + 1 :]
+        )
+    token = f"{url64(header)}.{url64(payload)}.{url64(signature)}"
+    if edit == 3:  # one character of the token text (header, dots, signature) replaced
+        outside = [i for i in range(len(token)) if not 59 <= i < token.rindex(".")]
+        i = outside[where % len(outside)]
+        token = token[:i] + chr(character) + token[i + 1 :]
+    return token
+
+
+def check_signed(data: bytes) -> None:
+    """sign_check then verify_check, on both backends, for keys and fields from the input."""
+    device = KeyPair(hashlib.sha256(b"device" + data).digest())
+    backend_key = KeyPair(hashlib.sha256(b"backend" + data).digest())
+    jti, _, qid, _, fws, bls, uis, csn, _ = check_material(data)
+    token = sign_check(
+        device,
+        backend_key.public,
+        qid=qid,
+        fws=fws,
+        bls=bls,
+        csn=csn,
+        uis=uis if len(data) & 1 else None,
+        jti=jti,
+    )
+    require(C.scan_check(token) is not None, "scan_check refuses what sign_check makes", token)
+    check_scan(token)
+    parsed = parse_check(token)
+    for codec in (C, PY):
+        verified = on_backend(codec, verify_check, token, backend_key)
+        require(verified == parsed, "verify_check gives another check", codec.name, token)
+        tampered = token[:-1] + ("A" if token[-1] != "A" else "Q")
+        result = outcome(
+            "verify_check(tampered)",
+            (BadSignature,),
+            on_backend,
+            codec,
+            verify_check,
+            tampered,
+            backend_key,
+        )
+        require(result[0] == "raised", "verify_check accepts a tampered MAC", tampered)
+
+
+# --- HS256 ---------------------------------------------------------------------------------
+
+
+def check_hs256(data: bytes, both_block_functions: bool) -> None:
+    """C and Python HS256 against the standard library, for a key and message from data;
+    the C one under the best SHA-256 block function and, when both_block_functions, under
+    the portable one too (switching costs a CPUID each way, slow in a virtual machine)."""
+    key = data[:32].ljust(32, b"\x00")
+    message = data[32:]
+    want = hmac.digest(key, message, "sha256")
+    flipped = bytearray(want)
+    flipped[len(data) % 32] ^= 1 << (len(data) % 8)
+    wrong = bytes(flipped)
+    for backend in (C, PY):
+        require(backend.hs256(key, message) == want, "hs256 is wrong", backend.name, data)
+        require(backend.hs256_verify(key, message, want) is True, "hs256_verify refuses", data)
+        require(not backend.hs256_verify(key, message, wrong), "hs256_verify accepts", data)
+    if getattr(C, "c_hs256", None) is None:
+        return
+    for force_portable in (1, 0) if both_block_functions else (0,):
+        if force_portable:
+            C.sha256_select(1)
+        try:
+            mac = C.c_hs256(key, message)
+            ok = C.c_hs256_verify(key, message, want)
+            bad = C.c_hs256_verify(key, message, wrong)
+            short = C.c_hs256_verify(key, message, want[:31])
+        finally:
+            if force_portable:
+                C.sha256_select(0)
+        which = "portable" if force_portable else "best"
+        require(mac == want, f"c_hs256 ({which} block function) is wrong", data, mac, want)
+        require(ok is True, f"c_hs256_verify ({which}) refuses the right MAC", data)
+        require(bad is False, f"c_hs256_verify ({which}) accepts a flipped MAC", data)
+        require(short is False, f"c_hs256_verify ({which}) accepts a short MAC", data)
+
+
 # --- the target -----------------------------------------------------------------------------
 
 
@@ -344,7 +673,20 @@ def forms_of(data: bytes) -> tuple[list[Any], list[str]]:
     return byte_forms, texts
 
 
+def say_stats() -> None:
+    inputs = CHECK_STATS["inputs"]
+    if inputs >= 256 and inputs & (inputs - 1) == 0:
+        print(
+            f"fuzz_python: {inputs} inputs, {CHECK_STATS['matched']} of "
+            f"{CHECK_STATS['scanned']} check tokens scanned matched the device shape",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def TestOneInput(data: bytes) -> None:
+    CHECK_STATS["inputs"] += 1
+    say_stats()
     byte_forms, texts = forms_of(data)
     for form in byte_forms + texts:
         check_decoder(form, padded=False)
@@ -357,6 +699,15 @@ def TestOneInput(data: bytes) -> None:
         check_decode_ejwt(form)
     for form in byte_forms:
         check_from_cbor(form)
+    for text in texts:
+        check_scan(text)
+    check_scan(derived_check(data))
+    # Chosen by a hash, so that every kind of input gets its turn: one input in eight is
+    # also signed and verified, one in four hashed on both SHA-256 block functions.
+    digest = hashlib.sha256(data).digest()
+    if digest[0] < 32:
+        check_signed(data)
+    check_hs256(data, both_block_functions=digest[1] < 64)
 
 
 def check_wrong_types() -> None:
@@ -388,6 +739,14 @@ def segment_mutation(data: bytes, mutate: Any, rng_value: int) -> bytes | None:
     return b".".join(segments)
 
 
+def structured_mutation(data: bytes, mutate: Any, rng_value: int) -> bytes | None:
+    """One time in four, the check token derived_check makes of the input (so that the
+    corpus holds check tokens to mutate further); else segment_mutation."""
+    if rng_value % 4 == 0:
+        return derived_check(data).encode("ascii")
+    return segment_mutation(data, mutate, rng_value >> 2)
+
+
 def main() -> int:
     if C is None and os.environ.get("HEMFUZZ_ALLOW_PURE") != "1":
         print(
@@ -409,9 +768,9 @@ def main() -> int:
     if atheris is not None:
 
         def custom_mutator(data: bytes, max_size: int, seed: int) -> bytes:
-            if seed % 4 == 0:
-                out = segment_mutation(
-                    data, lambda b: atheris.Mutate(b, max(len(b) + 8, 16)), seed >> 2
+            if seed % 3 == 0:
+                out = structured_mutation(
+                    data, lambda b: atheris.Mutate(b, max(len(b) + 8, 16)), seed // 3
                 )
                 if out is not None and len(out) <= max_size:
                     return out
@@ -425,7 +784,7 @@ def main() -> int:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import minifuzz
 
-    return minifuzz.run(TestOneInput, _ARGS[1:], features=FEATURES, structured=segment_mutation)
+    return minifuzz.run(TestOneInput, _ARGS[1:], features=FEATURES, structured=structured_mutation)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def median_ns(function: Callable[[], object], calls: int = 2000, blocks: int = 9
 
 def general_path(token: str) -> object:
     """What _scan_parts does for a token the one-step scan does not match."""
-    text, header, decoded, signing_input, signature = jws.decode_parts(token)
+    text, header, decoded, _signing_input, _signature = jws.decode_parts(token)
     return claims.CheckChallenge._from_parts(text, dict(header), decoded)
 
 

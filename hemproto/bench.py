@@ -1145,7 +1145,8 @@ def render_targets(report: Report) -> str:
     found = targets(report)
     if not found:
         return ""
-    lines = [f"\n{'targets (ratios of medians in this run)':<48} {'measured':>9}  {'goal':>11}  met"]
+    title = "targets (ratios of medians in this run)"
+    lines = [f"\n{title:<48} {'measured':>9}  {'goal':>11}  met"]
     for target in found:
         sign = "<=" if target.at_most else ">="
         if target.unit == "B":

@@ -14,32 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned long n_passed, n_failed;
-
-/* Optional printf-style context, for table-driven checks where the line alone does not
- * say which case failed. */
-static void check_at(int ok, const char *file, int line, const char *expr, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (ok) {
-        n_passed++;
-        return;
-    }
-    n_failed++;
-    fprintf(stderr, "%s:%d: check failed: %s", file, line, expr);
-    if (fmt) {
-        fputs(" [", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc(']', stderr);
-    }
-    fputc('\n', stderr);
-}
-
-#define CHECK(cond) check_at((cond) != 0, __FILE__, __LINE__, #cond, NULL)
-#define CHECKF(cond, ...) check_at((cond) != 0, __FILE__, __LINE__, #cond, __VA_ARGS__)
+#include "check.h"
 
 typedef ptrdiff_t (*encode_fn)(const unsigned char *, size_t, char *, size_t);
 typedef ptrdiff_t (*decode_fn)(const char *, size_t, unsigned char *, size_t, size_t *);
@@ -61,25 +36,6 @@ static const struct codec codecs[2] = {
     {"base64", hem_b64_encode, hem_b64_decode, hem_b64_encoded_len,
      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"},
 };
-
-static void *xmalloc(size_t n)
-{
-    /* Never zero bytes: malloc(0) may return NULL, which the codec need not accept. */
-    void *p = malloc(n ? n : 1u);
-    if (!p) {
-        fputs("out of memory\n", stderr);
-        exit(2);
-    }
-    return p;
-}
-
-static void *dup_exact(const void *src, size_t n)
-{
-    void *p = xmalloc(n);
-    if (n)
-        memcpy(p, src, n);
-    return p;
-}
 
 /* Printable form of test text for failure messages; bytes outside ASCII print as \xNN. */
 static const char *show(const char *s, size_t n)

@@ -22,51 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned long n_passed, n_failed;
-
-/* Optional printf-style context, for table-driven checks where the line alone does not
- * say which case failed. */
-static void check_at(int ok, const char *file, int line, const char *expr, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (ok) {
-        n_passed++;
-        return;
-    }
-    n_failed++;
-    fprintf(stderr, "%s:%d: check failed: %s", file, line, expr);
-    if (fmt) {
-        fputs(" [", stderr);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc(']', stderr);
-    }
-    fputc('\n', stderr);
-}
-
-#define CHECK(cond) check_at((cond) != 0, __FILE__, __LINE__, #cond, NULL)
-#define CHECKF(cond, ...) check_at((cond) != 0, __FILE__, __LINE__, #cond, __VA_ARGS__)
-
-static void *xmalloc(size_t n)
-{
-    /* Never zero bytes: malloc(0) may return NULL. */
-    void *p = malloc(n ? n : 1u);
-    if (!p) {
-        fputs("out of memory\n", stderr);
-        exit(2);
-    }
-    return p;
-}
-
-static void *dup_exact(const void *src, size_t n)
-{
-    void *p = xmalloc(n);
-    if (n)
-        memcpy(p, src, n);
-    return p;
-}
+#include "check.h"
 
 /* Deterministic bytes so that failures reproduce: xorshift64, one byte (the top one) per
  * step. The known answers of test_agreement depend on this exact sequence. */

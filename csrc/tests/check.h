@@ -1,0 +1,62 @@
+/*
+ * The checking harness shared by the C self-tests (one program per library source):
+ * CHECK / CHECKF count passes and report failures with file, line and expression, and
+ * dup_exact copies test data into an exactly sized heap block, so that a run under
+ * valgrind or AddressSanitizer catches any read or write past it. Each test program
+ * includes this once and prints n_passed / n_failed at the end.
+ */
+#ifndef HEM_TESTS_CHECK_H
+#define HEM_TESTS_CHECK_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned long n_passed, n_failed;
+
+/* Optional printf-style context, for table-driven checks where the line alone does not
+ * say which case failed. */
+static void check_at(int ok, const char *file, int line, const char *expr, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (ok) {
+        n_passed++;
+        return;
+    }
+    n_failed++;
+    fprintf(stderr, "%s:%d: check failed: %s", file, line, expr);
+    if (fmt) {
+        fputs(" [", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc(']', stderr);
+    }
+    fputc('\n', stderr);
+}
+
+#define CHECK(cond) check_at((cond) != 0, __FILE__, __LINE__, #cond, NULL)
+#define CHECKF(cond, ...) check_at((cond) != 0, __FILE__, __LINE__, #cond, __VA_ARGS__)
+
+static void *xmalloc(size_t n)
+{
+    /* Never zero bytes: malloc(0) may return NULL, which the library need not accept. */
+    void *p = malloc(n ? n : 1u);
+    if (!p) {
+        fputs("out of memory\n", stderr);
+        exit(2);
+    }
+    return p;
+}
+
+static void *dup_exact(const void *src, size_t n)
+{
+    void *p = xmalloc(n);
+    if (n)
+        memcpy(p, src, n);
+    return p;
+}
+
+#endif /* HEM_TESTS_CHECK_H */

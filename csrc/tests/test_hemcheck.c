@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "sample_check.h"
 
 /* A mistake in this file, not in the library: stop at once. */
 static void fatal(const char *what)
@@ -330,21 +331,7 @@ static long expect_consistent(const char *tok, size_t len, const char *what, lon
 
 /* ---- the sample ------------------------------------------------------------------------------- */
 
-/* The vendor's published check example, a real device token (with "uis"), as in
- * examples/gateway_example.c and tests/vectors/seed_check.json. */
-static const char sample_token[] =
-    "eyJlY2RoIjoieDI1NTE5IiwidHlwIjoiSldUIiwiYWxnIjoiSFMyNTYifQ."
-    "eyJqdGkiOiJrSUEzWXJDQWJpMXZDVTFoOHlwbjJLdHMxUVNET1FVS05zYVVJZ1dvU3IwPSIsImlzcyI6IjBr"
-    "Um1DbGlVUXZSd2Z4aTdUMWVrMkd0YlNFUnpNRlJHTGV5TzFyMXRFWG89IiwicWlkIjoiZTZQQXZDWnJtTWMw"
-    "ZlVUMEt6bUw3STNUSXo2UUZBNEpCallzbEU5ZisvQT0iLCJhdWQiOiIvTGJ4bzVNZ1U2Wk90VnN4eEc1akNR"
-    "NSs0ZXd4b2ExclY4ZXFNSUZGblRBPSIsImZ3cyI6Ilora0FhamdWVmRTTVFqTkl2SzVGR3owKzlyZi9KdXRW"
-    "Q2xOWTZTN0dCZVE3NjVOTVlFVC9YZ2RBNjFjbU1rMTV3YXcwOG9OTHVXbVV5Z0hLM3hXRkNBPT0iLCJibHMi"
-    "OiI4TXdvd3NLa3hnRVdubDJrMHQvZU92c2pUYlI3MHBvWUMyY3p5UEl3S24vaFZMNjhXRjNRYVF3WjFieFZj"
-    "WXY3ZzhXRXd5ekoyUFZuVEZBbFlRN2hCZz09IiwidWlzIjoiNkdoMmNDcVNKMEdVTFFLRTFEaWJvWTFPc0M4"
-    "ck01KzF4UFpjbENuaHRybz0iLCJjc24iOiJLZnNhS0t2Tmw0THZQaWdsMEdtR0JnPT0ifQ."
-    "dn2cwBODoUKkGKrr92IW13NgVg7j-h6VGO-tnADqins";
-
-/* Its decoded claims (tests/vectors/seed_check.json) and signature. */
+/* The decoded claims of sample_token (tests/vectors/seed_check.json) and its signature. */
 static const char *const sample_hex[9] = {
     "90803762b0806e2d6f094d61f32a67d8ab6cd5048339050a36c6942205a84abd", /* jti */
     "d244660a589442f4707f18bb4f57a4d86b5b4844733054462dec8ed6bd6d117a", /* iss */
@@ -359,27 +346,10 @@ static const char *const sample_hex[9] = {
     "767d9cc01383a142a418aaebf76216d77360560ee3fa1e9518efad9c00ea8a7b", /* signature */
 };
 
-static int hex_value(char c)
+static void from_hex_exact(const char *hex, unsigned char *dst, size_t n)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-static void from_hex(const char *hex, unsigned char *dst, size_t n)
-{
-    size_t i;
-
-    if (strlen(hex) != 2u * n)
+    if (from_hex(hex, dst, n) != n)
         fatal("hex constant of the wrong length");
-    for (i = 0; i < n; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            fatal("bad hex constant");
-        dst[i] = (unsigned char)(hi << 4 | lo);
-    }
 }
 
 static void sample_fields(fields f)
@@ -387,8 +357,8 @@ static void sample_fields(fields f)
     size_t k;
 
     for (k = 0; k < CLAIMS; k++)
-        from_hex(sample_hex[k], f + claim_defs[k].offset, claim_defs[k].size);
-    from_hex(sample_hex[8], f + HEM_CHECK_SIG, 32);
+        from_hex_exact(sample_hex[k], f + claim_defs[k].offset, claim_defs[k].size);
+    from_hex_exact(sample_hex[8], f + HEM_CHECK_SIG, 32);
 }
 
 static void sample_text(text *tok)

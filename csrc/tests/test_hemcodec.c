@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "sample_check.h"
 
 typedef ptrdiff_t (*encode_fn)(const unsigned char *, size_t, char *, size_t);
 typedef ptrdiff_t (*decode_fn)(const char *, size_t, unsigned char *, size_t, size_t *);
@@ -1026,19 +1027,6 @@ static void test_token_space_and_nulls(void)
     CHECK(hem_token_decode("QQ.QQ.QQ", 8, out, 6, &parts, NULL) == 3 && parts.dot2 == 5);
     CHECK(hem_token_decode("QQ.QQ", 5, out, 6, NULL, NULL) == HEM_E_SEGMENTS);
 }
-
-/* The vendor's published check example: a real device token. */
-static const char sample_token[] =
-    "eyJlY2RoIjoieDI1NTE5IiwidHlwIjoiSldUIiwiYWxnIjoiSFMyNTYifQ."
-    "eyJqdGkiOiJrSUEzWXJDQWJpMXZDVTFoOHlwbjJLdHMxUVNET1FVS05zYVVJZ1dvU3IwPSIsImlzcyI6IjBr"
-    "Um1DbGlVUXZSd2Z4aTdUMWVrMkd0YlNFUnpNRlJHTGV5TzFyMXRFWG89IiwicWlkIjoiZTZQQXZDWnJtTWMw"
-    "ZlVUMEt6bUw3STNUSXo2UUZBNEpCallzbEU5ZisvQT0iLCJhdWQiOiIvTGJ4bzVNZ1U2Wk90VnN4eEc1akNR"
-    "NSs0ZXd4b2ExclY4ZXFNSUZGblRBPSIsImZ3cyI6Ilora0FhamdWVmRTTVFqTkl2SzVGR3owKzlyZi9KdXRW"
-    "Q2xOWTZTN0dCZVE3NjVOTVlFVC9YZ2RBNjFjbU1rMTV3YXcwOG9OTHVXbVV5Z0hLM3hXRkNBPT0iLCJibHMi"
-    "OiI4TXdvd3NLa3hnRVdubDJrMHQvZU92c2pUYlI3MHBvWUMyY3p5UEl3S24vaFZMNjhXRjNRYVF3WjFieFZj"
-    "WXY3ZzhXRXd5ekoyUFZuVEZBbFlRN2hCZz09IiwidWlzIjoiNkdoMmNDcVNKMEdVTFFLRTFEaWJvWTFPc0M4"
-    "ck01KzF4UFpjbENuaHRybz0iLCJjc24iOiJLZnNhS0t2Tmw0THZQaWdsMEdtR0JnPT0ifQ."
-    "dn2cwBODoUKkGKrr92IW13NgVg7j-h6VGO-tnADqins";
 
 static void test_token_sample(void)
 {

@@ -50,36 +50,6 @@ static unsigned char *random_block(size_t n)
     return p;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* Decodes lower-case hex into dst (strlen(hex) / 2 bytes); a malformed constant aborts,
- * since it is a mistake in this file, not in the library. */
-static size_t from_hex(const char *hex, unsigned char *dst, size_t cap)
-{
-    size_t n = strlen(hex), i;
-
-    if (n % 2u || n / 2u > cap) {
-        fprintf(stderr, "bad hex constant: %s\n", hex);
-        exit(2);
-    }
-    for (i = 0; i < n / 2u; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            fprintf(stderr, "bad hex constant: %s\n", hex);
-            exit(2);
-        }
-        dst[i] = (unsigned char)(hi << 4 | lo);
-    }
-    return n / 2u;
-}
-
 static const char *to_hex(const unsigned char *p, size_t n)
 {
     static char buf[2 * HEM_SHA256_SIZE + 1];

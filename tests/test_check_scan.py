@@ -12,7 +12,7 @@ import json
 import string
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import FrozenInstanceError, asdict, dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -855,3 +855,24 @@ def test_a_parsed_challenge_owns_its_header_and_extra(variant: int, path: str) -
         assert second.header == header and list(second.header) == list(header)
         assert type(second.extra) is dict and second.extra == {}
         assert second.header is not first.header and second.extra is not first.extra
+
+
+def test_a_scanned_challenge_is_an_ordinary_frozen_check_challenge() -> None:
+    # The fast path fills a twin class and assigns __class__: the result must be exactly a
+    # CheckChallenge, as immutable, comparable and copyable as one built the long way.
+    assert claims._ScannedCheck.__slots__ == CheckChallenge.__slots__
+    token = _signed().token
+    fast = hemproto.parse_check(token)
+    assert _codec.scan_check(token) is not None
+    general_text, header, decoded, _, _ = hemproto.jws.decode_parts(token)
+    general = CheckChallenge._from_parts(general_text, dict(header), decoded)
+    assert type(fast) is CheckChallenge and isinstance(fast, CheckChallenge)
+    assert fast == general and general == fast
+    assert repr(fast) == repr(general)
+    with pytest.raises(FrozenInstanceError):
+        fast.jti = bytes(32)  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        del fast.iss  # type: ignore[misc]
+    assert replace(fast, qid=bytes(32)).qid == bytes(32)
+    assert asdict(fast) == asdict(general)
+    assert not hasattr(fast, "__dict__")

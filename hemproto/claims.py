@@ -414,7 +414,7 @@ def _check_mac_with(
     """The check's MAC key from ``pair`` (the key its aud names), once the MAC matches it."""
     if pair is None:
         raise UnknownKey("check is addressed to a key this backend does not hold (aud)")
-    mac_key = pair.exchange_raw(challenge.iss)
+    mac_key = pair._exchange(challenge.iss)
     if not _codec.hs256_verify(mac_key, signing_input, signature):
         raise BadSignature(MAC_MISMATCH)
     return mac_key

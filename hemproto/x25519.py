@@ -75,7 +75,7 @@ def x25519_shared(
     raw_private = key_bytes(private, "private key")
     raw_peer = key_bytes(peer_public, "peer public key")
     if backend == "cryptography":
-        return KeyPair(raw_private).exchange_raw(raw_peer)
+        return KeyPair(raw_private)._exchange(raw_peer)
     if backend == "nacl":
         return _checked_secret(_nacl_shared(raw_private, raw_peer))
     raise ValueError(f"unknown X25519 backend {backend!r} (use 'cryptography' or 'nacl')")
@@ -105,12 +105,13 @@ class KeyPair:
 
     def shared(self, peer_public: BytesLike) -> bytes:
         """X25519 with ``peer_public``; a small-order peer raises KeyAgreementError."""
-        return self.exchange_raw(key_bytes(peer_public, "peer public key"))
+        return self._exchange(key_bytes(peer_public, "peer public key"))
 
-    def exchange_raw(self, peer_public: bytes) -> bytes:
-        """shared() for a peer key already known to be 32 bytes (no type or size check)."""
+    def _exchange(self, peer_public: bytes) -> bytes:
+        """shared() for hemproto's own callers, whose peer key is already 32 bytes."""
+        peer = _from_public_bytes(peer_public)
         try:
-            secret: bytes = self._key.exchange(_from_public_bytes(peer_public))
+            secret: bytes = self._key.exchange(peer)
         except ValueError:
             # OpenSSL refuses an all-zero result with a generic ValueError.
             raise KeyAgreementError(_SMALL_ORDER) from None

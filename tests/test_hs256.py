@@ -21,8 +21,8 @@ MAIN = settings(max_examples=600, deadline=None)
 SMALL = settings(max_examples=300, deadline=None)
 
 # RFC 4231 section 4: (key, data, HMAC-SHA256, bytes compared). Test case 5 compares the
-# first 128 bits only. No key here is 32 bytes long, and _pycodec.hs256 is written for the
-# 32-byte keys of HS256 alone, so these vectors check the C MAC, which takes any key.
+# first 128 bits only. No key here is 32 bytes long (HS256's): both MACs take any key, as
+# RFC 2104 defines it, so that C and Python never differ on one.
 RFC4231 = {
     "1": (
         b"\x0b" * 20,
@@ -144,6 +144,23 @@ def test_every_message_length_across_block_boundaries(
             expected = reference(key, message)
             assert c_backend.c_hs256(key, message) == expected, length
             assert _pycodec.hs256(key, message) == expected, length
+
+
+@pytest.mark.parametrize("case", sorted(RFC4231))
+def test_rfc4231_vectors_on_the_python_mac(case: str) -> None:
+    key, data, expected_hex, compared = RFC4231[case]
+    mac = _pycodec.hs256(key, data)
+    assert len(mac) == 32 and mac[:compared] == bytes.fromhex(expected_hex)
+    assert _pycodec.hs256_verify(key, data, mac)
+    assert not _pycodec.hs256_verify(key, data + b"\x00", mac)
+
+
+def test_the_python_mac_takes_any_key_length() -> None:
+    messages = [bytes(range(n % 256)) * (n // 256 + 1) for n in (0, 1, 55, 56, 64, 65, 300)]
+    for length in KEY_LENGTHS:
+        key = bytes((7 * i + length) & 0xFF for i in range(length))
+        for message in messages:
+            assert _pycodec.hs256(key, message) == reference(key, message), length
 
 
 def test_the_python_mac_matches_the_standard_library_for_32_byte_keys() -> None:

@@ -10,6 +10,7 @@
 #define HEM_TESTS_CHECK_H
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,18 @@ static inline void *dup_exact(const void *src, size_t n)
     if (n)
         memcpy(p, src, n);
     return p;
+}
+
+/* Deterministic test bytes so that failures reproduce: one xorshift64 step on *state,
+ * giving its top byte. Each program keeps its own state and seed. */
+static inline unsigned char xorshift_byte(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return (unsigned char)(x >> 56);
 }
 
 static inline int hex_value(char c)

@@ -37,12 +37,7 @@ static uint64_t rng_state = 0x2545F4914F6CDD1Du;
 
 static unsigned char next_byte(void)
 {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return (unsigned char)(x >> 56);
+    return xorshift_byte(&rng_state);
 }
 
 static const char url_alphabet[] =

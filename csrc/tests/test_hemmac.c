@@ -31,12 +31,7 @@ static uint64_t rng_state = RNG_SEED;
 
 static unsigned char next_byte(void)
 {
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return (unsigned char)(x >> 56);
+    return xorshift_byte(&rng_state);
 }
 
 /* n fresh random bytes in a block of exactly n bytes. */

@@ -6,12 +6,13 @@ The public API in one place; each name lives in the module that owns its concern
 from __future__ import annotations
 
 from ._codec import b64_decode, b64_encode, b64url_decode, b64url_encode, codec_backend, ct_equal
-from .backend import Backend
+from .backend import Backend, CheckinResult
 from .cbor import from_cbor, to_cbor
 from .claims import (
     ACTIONS,
     CHECK_CLAIMS,
     CHECKED_CLAIMS,
+    MAX_REQUEST_BODY,
     CheckChallenge,
     CheckedReply,
     parse_check,
@@ -34,12 +35,13 @@ from .errors import (
     MalformedToken,
     RelayError,
     ReplayedNonce,
+    ReplayStoreUnavailable,
     UnknownKey,
 )
 from .jws import DEFAULT_HEADER, MAX_TOKEN_LENGTH, DecodedToken, decode_ejwt, sign_ejwt, verify_ejwt
 from .relay import RelayOutcome, relay_checkin, relay_checkin_async
 from .releases import Decision, Policy, Release, ReleaseRegistry
-from .replay import MemoryReplayStore, ReplayStore
+from .replay import MemoryReplayStore, ReplayStore, replay_key
 from .x25519 import KeyPair, x25519_keypair, x25519_public, x25519_shared
 
 __version__ = "0.1.0"
@@ -49,12 +51,14 @@ __all__ = [
     "CHECKED_CLAIMS",
     "CHECK_CLAIMS",
     "DEFAULT_HEADER",
+    "MAX_REQUEST_BODY",
     "MAX_TOKEN_LENGTH",
     "Backend",
     "BadSignature",
     "BodyTooLarge",
     "CheckChallenge",
     "CheckedReply",
+    "CheckinResult",
     "ClaimError",
     "Decision",
     "DecodedToken",
@@ -73,6 +77,7 @@ __all__ = [
     "Release",
     "ReleaseRegistry",
     "ReplayStore",
+    "ReplayStoreUnavailable",
     "ReplayedNonce",
     "UnknownKey",
     "__version__",
@@ -88,6 +93,7 @@ __all__ = [
     "parse_checked",
     "relay_checkin",
     "relay_checkin_async",
+    "replay_key",
     "sign_check",
     "sign_checked",
     "sign_ejwt",

@@ -7,10 +7,12 @@ logs refusals without any key material.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ._pycodec import BytesLike
@@ -28,18 +30,67 @@ from .errors import (
     HemProtoError,
     KeyAgreementError,
     ReplayedNonce,
+    ReplayStoreUnavailable,
     UnknownKey,
 )
 from .releases import Decision, Policy, ReleaseRegistry
-from .replay import MemoryReplayStore, ReplayStore
+from .replay import MemoryReplayStore, ReplayStore, replay_key
 from .x25519 import KeyPair
 
-__all__ = ["MAX_REQUEST_BODY", "Backend", "Response"]
+__all__ = ["MAX_REQUEST_BODY", "Backend", "CheckinResult", "Response"]
 
 DEFAULT_REPLAY_WINDOW = 600.0
 
 Response = tuple[int, "dict[str, Any] | None"]
 log = logging.getLogger("hemproto.backend")
+
+# Refusal reasons go to logs: bounded, whatever an attacker put in the request.
+MAX_REASON_LENGTH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinResult:
+    """The whole outcome of one ``POST /checkin``, for the service that serves it.
+
+    ``status`` and ``body`` are what goes on the wire. ``challenge`` is the verified check
+    when verification got that far (a replayed check has one, a forged one has none);
+    ``decision`` and ``iat`` are what the device was told, set only on 200. ``reason``
+    explains a refusal for logs (bounded, no key material); it is empty on 200.
+    """
+
+    status: int
+    body: dict[str, str] | None
+    challenge: CheckChallenge | None = None
+    decision: Decision | None = None
+    iat: int | None = None
+    reason: str = ""
+
+    @property
+    def response(self) -> Response:
+        return self.status, self.body
+
+
+def _status(exc: HemProtoError) -> int:
+    if isinstance(exc, BodyTooLarge):
+        return 413
+    if isinstance(exc, (BadSignature, KeyAgreementError, ReplayedNonce, UnknownKey)):
+        return 401
+    if isinstance(exc, ReplayStoreUnavailable):
+        return 503
+    return 400
+
+
+def _refused(exc: HemProtoError, challenge: CheckChallenge | None) -> CheckinResult:
+    status = _status(exc)
+    reason = str(exc) if status == 413 else f"{type(exc).__name__}: {exc}"
+    reason = reason[:MAX_REASON_LENGTH]
+    log.info("check-in refused with %d: %s", status, reason)
+    return CheckinResult(status, None, challenge, reason=reason)
+
+
+def _store_failed(exc: BaseException) -> ReplayStoreUnavailable:
+    # The type only: a store's own message may carry a URL with a password in it.
+    return ReplayStoreUnavailable(f"replay store failed ({type(exc).__name__})")
 
 
 def _as_key_pairs(private_keys: object) -> dict[bytes, KeyPair]:
@@ -110,45 +161,137 @@ class Backend:
     def decide(self, challenge: CheckChallenge) -> Decision:
         return self.policy.decide(challenge, self.releases)
 
-    def answer(self, check_token_or_body: object) -> dict[str, str]:
-        """Verify a check and return the reply body ``{"checked": token}``.
+    def _first_use(self, challenge: CheckChallenge, now: float) -> None:
+        key = replay_key(challenge.aud, challenge.iss, challenge.jti)
+        try:
+            seen = self.replay.seen_before(key, now + self.replay_window)
+        except HemProtoError:
+            raise
+        except Exception as exc:  # a store's own fault: fail closed, answer nothing
+            raise _store_failed(exc) from None
+        if seen:
+            raise ReplayedNonce("this check has already been answered")
 
-        Raises the hemproto error that explains a refusal; ReplayedNonce for a jti
-        already answered within the replay window.
-        """
-        challenge, mac_key = self.verify(check_token_or_body)
-        now = self._clock()
-        if self.replay.seen_before(challenge.jti, now + self.replay_window):
-            raise ReplayedNonce("this check's nonce has already been answered")
+    async def _first_use_async(self, challenge: CheckChallenge, now: float) -> None:
+        key = replay_key(challenge.aud, challenge.iss, challenge.jti)
+        store = self.replay
+        try:
+            seen_async = getattr(store, "seen_before_async", None)
+            if seen_async is not None:
+                seen = await seen_async(key, now + self.replay_window)
+            else:  # a blocking store runs off the event loop
+                seen = await asyncio.to_thread(store.seen_before, key, now + self.replay_window)
+        except HemProtoError:
+            raise
+        except Exception as exc:
+            raise _store_failed(exc) from None
+        if seen:
+            raise ReplayedNonce("this check has already been answered")
+
+    def _reply(
+        self, challenge: CheckChallenge, mac_key: bytes, now: float
+    ) -> tuple[Decision, int, str]:
         decision = self.decide(challenge)
+        iat = int(now)
         token = sign_checked(
             mac_key,
             jti=challenge.jti,
             iss=challenge.aud,
             aud=challenge.iss,
-            iat=int(now),
+            iat=iat,
             act=decision.act,
             crt=self.certificates.get(challenge.csn),
             newfws=decision.newfws,
             newuis=decision.newuis,
         )
-        return {"checked": token}
+        return decision, iat, token
+
+    @staticmethod
+    def _answered(challenge: CheckChallenge, reply: tuple[Decision, int, str]) -> CheckinResult:
+        decision, iat, token = reply
+        return CheckinResult(200, {"checked": token}, challenge, decision, iat)
+
+    def answer(self, check_token_or_body: object) -> dict[str, str]:
+        """Verify a check and return the reply body ``{"checked": token}``.
+
+        Raises the hemproto error that explains a refusal: ReplayedNonce for a check
+        already answered within the replay window, ReplayStoreUnavailable when the replay
+        store cannot record it.
+        """
+        challenge, mac_key = self.verify(check_token_or_body)
+        now = self._clock()
+        self._first_use(challenge, now)
+        return {"checked": self._reply(challenge, mac_key, now)[2]}
+
+    def process(self, body: object) -> CheckinResult:
+        """``POST /checkin`` with the whole outcome: status, reply body, and for a check
+        that got that far the verified challenge and the decision sent to the device.
+
+        ``body`` is the parsed JSON object or the raw request (str or bytes). Statuses: 200
+        with ``{"checked": ...}``; 400 malformed; 401 bad MAC, unknown key, small-order
+        session key or replayed check; 413 body over 7300 bytes; 503 replay store
+        unavailable (fail closed: nothing was answered). Refusals carry no body and a
+        ``reason`` for logs, with no key material.
+        """
+        challenge: CheckChallenge | None = None
+        try:
+            challenge, mac_key = self.verify(request_object(body, MAX_REQUEST_BODY))
+            now = self._clock()
+            self._first_use(challenge, now)
+        except HemProtoError as exc:
+            return _refused(exc, challenge)
+        return self._answered(challenge, self._reply(challenge, mac_key, now))
+
+    async def process_async(self, body: object) -> CheckinResult:
+        """:meth:`process` for an event loop: the CPU work (tens of microseconds) runs
+        inline; the replay store is awaited through its ``seen_before_async`` when it has
+        one, else its blocking ``seen_before`` runs in a worker thread."""
+        challenge: CheckChallenge | None = None
+        try:
+            challenge, mac_key = self.verify(request_object(body, MAX_REQUEST_BODY))
+            now = self._clock()
+            await self._first_use_async(challenge, now)
+        except HemProtoError as exc:
+            return _refused(exc, challenge)
+        return self._answered(challenge, self._reply(challenge, mac_key, now))
 
     def handle(self, body: object) -> Response:
-        """``POST /checkin``: the parsed JSON object or raw request bytes in, status and
-        body out. 200 with ``{"checked": ...}``; 400 malformed; 401 bad MAC, unknown key,
-        small-order session key or replayed nonce; 413 body over 7300 bytes. Refusals
-        carry no body."""
+        """``POST /checkin``: ``(status, body)`` of :meth:`process`."""
+        result = self.process(body)
+        return result.status, result.body
+
+    async def handle_async(self, body: object) -> Response:
+        """``POST /checkin`` on an event loop: ``(status, body)`` of :meth:`process_async`."""
+        result = await self.process_async(body)
+        return result.status, result.body
+
+    def ping(self) -> None:
+        """Raise ReplayStoreUnavailable unless the replay store answers (health checks)."""
+        ping = getattr(self.replay, "ping", None)
+        if ping is None:
+            return
         try:
-            return 200, self.answer(request_object(body, MAX_REQUEST_BODY))
-        except BodyTooLarge as exc:
-            status, reason = 413, str(exc)
-        except (BadSignature, KeyAgreementError, ReplayedNonce, UnknownKey) as exc:
-            status, reason = 401, f"{type(exc).__name__}: {exc}"
-        except HemProtoError as exc:
-            status, reason = 400, f"{type(exc).__name__}: {exc}"
-        log.info("check-in refused with %d: %s", status, reason)
-        return status, None
+            ping()
+        except HemProtoError:
+            raise
+        except Exception as exc:
+            raise _store_failed(exc) from None
+
+    async def ping_async(self) -> None:
+        """:meth:`ping` without blocking an event loop."""
+        store = self.replay
+        try:
+            ping_async = getattr(store, "ping_async", None)
+            if ping_async is not None:
+                await ping_async()
+            else:
+                ping = getattr(store, "ping", None)
+                if ping is not None:
+                    await asyncio.to_thread(ping)
+        except HemProtoError:
+            raise
+        except Exception as exc:
+            raise _store_failed(exc) from None
 
     def __repr__(self) -> str:
         keys = ", ".join(key.hex()[:16] for key in self._keys)

@@ -17,6 +17,7 @@ __all__ = [
     "KeyAgreementError",
     "MalformedToken",
     "RelayError",
+    "ReplayStoreUnavailable",
     "ReplayedNonce",
     "UnknownKey",
 ]
@@ -88,6 +89,14 @@ class InvalidKey(HemProtoError):
 
 class ReplayedNonce(HemProtoError):
     """A nonce (jti) that was already answered, or used, within its window."""
+
+
+class ReplayStoreUnavailable(HemProtoError):
+    """The replay store could not record a nonce (fault, timeout): nothing may be answered.
+
+    A backend fails closed on it (HTTP 503): a check whose first use cannot be recorded is
+    never answered, so a store outage can delay check-ins but never let one be answered twice.
+    """
 
 
 class RelayError(HemProtoError):

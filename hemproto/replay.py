@@ -1,7 +1,8 @@
-"""Replay protection for the backend: has this nonce (jti) been answered within its window?
+"""Replay protection for the backend: has this check been answered within its window?
 
-It owns the store interface and a bounded in-memory default. It knows nothing about
-tokens; a shared store for several backend instances plugs in through the same method.
+It owns the replay key (which check a record stands for), the store interface and a
+bounded in-memory default. It knows nothing about tokens; a shared store for several
+backend instances plugs in through the same method.
 """
 
 from __future__ import annotations
@@ -11,22 +12,47 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-__all__ = ["MemoryReplayStore", "ReplayStore"]
+__all__ = ["REPLAY_KEY_SIZE", "MemoryReplayStore", "ReplayStore", "replay_key"]
+
+REPLAY_KEY_SIZE = 96
+
+
+def replay_key(aud: bytes, iss: bytes, jti: bytes) -> bytes:
+    """The record that stands for one check: ``aud || iss || jti`` (3 x 32 bytes).
+
+    The nonce alone is not enough. Anyone can sign a check under a session key of their
+    own, so a party who sees a device's check on its way could send its own check with the
+    same ``jti`` first; keyed by ``jti`` alone, that would spend the genuine check's nonce.
+    A check's MAC binds ``iss`` (only the holder of that session key, or the backend, can
+    sign under it) and ``aud`` picks the backend key, so the triple names one signer's one
+    challenge to one backend key.
+    """
+    if len(aud) != 32 or len(iss) != 32 or len(jti) != 32:
+        raise ValueError("aud, iss and jti must be 32 bytes each")
+    return aud + iss + jti
 
 
 @runtime_checkable
 class ReplayStore(Protocol):
     """What a backend needs from a replay store.
 
-    ``seen_before`` must be atomic: record ``jti`` until ``expires_at`` (unix seconds) and
-    return False, or return True when it is already recorded and not yet expired. Two
-    concurrent calls with the same jti must not both get False. In a deployment of several
-    backend instances the store is shared, e.g. Redis ``SET <jti> 1 NX EXAT <expires_at>``
-    (a reply of "OK" means first sight, so False; nil means seen, so True) or an SQL insert
-    into a table whose primary key is the jti (a unique-violation means seen).
+    ``key`` is the check's :func:`replay_key` (``aud || iss || jti``, 96 bytes), never the
+    ``jti`` alone. ``seen_before`` must be atomic: record ``key`` until ``expires_at`` (unix
+    seconds) and return False, or return True when it is already recorded and not yet
+    expired. Two concurrent calls with the same key must not both get False. A store that
+    cannot answer (a fault, a timeout) raises ``ReplayStoreUnavailable``: the backend then
+    answers nothing (HTTP 503). In a deployment of several backend instances the store is
+    shared, e.g. Redis ``SET <prefix><key> 1 NX EXAT <expires_at>`` (a reply of "OK" means
+    first sight, so False; nil means seen, so True; see ``hemproto.redis_store``) or an SQL
+    insert into a table whose primary key is the replay key (a unique violation means seen).
+
+    Optional members a backend uses when present: ``async seen_before_async(key,
+    expires_at)``, the same answer without blocking an event loop; ``ping()`` and ``async
+    ping_async()``, raising ``ReplayStoreUnavailable`` when the store cannot answer (health
+    checks).
     """
 
-    def seen_before(self, jti: bytes, expires_at: float) -> bool: ...
+    def seen_before(self, key: bytes, expires_at: float) -> bool: ...
 
 
 class MemoryReplayStore:
@@ -59,8 +85,8 @@ class MemoryReplayStore:
                 break
             del expiry[oldest]
 
-    def seen_before(self, jti: bytes, expires_at: float) -> bool:
-        key = bytes(jti)
+    def seen_before(self, key: bytes, expires_at: float) -> bool:
+        key = bytes(key)
         with self._lock:
             now = self._clock()
             self._drop_expired_front(now)
@@ -72,6 +98,16 @@ class MemoryReplayStore:
             while len(self._expiry) > self._max_entries:
                 del self._expiry[next(iter(self._expiry))]
             return False
+
+    async def seen_before_async(self, key: bytes, expires_at: float) -> bool:
+        # A dict update under a lock held for microseconds: no I/O, so no thread needed.
+        return self.seen_before(key, expires_at)
+
+    def ping(self) -> None:
+        """The in-memory store always answers."""
+
+    async def ping_async(self) -> None:
+        """The in-memory store always answers."""
 
     def __repr__(self) -> str:
         return f"MemoryReplayStore(entries={len(self)}, max_entries={self._max_entries})"

@@ -272,11 +272,11 @@ def test_a_shared_store_plugs_in(backend_key: Any, check: Any) -> None:
             self.calls: list[tuple[bytes, float]] = []
             self.seen: set[bytes] = set()
 
-        def seen_before(self, jti: bytes, expires_at: float) -> bool:
-            self.calls.append((jti, expires_at))
-            if jti in self.seen:
+        def seen_before(self, key: bytes, expires_at: float) -> bool:
+            self.calls.append((key, expires_at))
+            if key in self.seen:
                 return True
-            self.seen.add(jti)
+            self.seen.add(key)
             return False
 
     shared = SharedStore()
@@ -286,7 +286,10 @@ def test_a_shared_store_plugs_in(backend_key: Any, check: Any) -> None:
     token = check()
     assert one.handle({"check": token})[0] == 200
     assert two.handle({"check": token}) == (401, None)
-    assert shared.calls[0] == (hemproto.parse_check(token).jti, NOW + 30)
+    parsed = hemproto.parse_check(token)
+    # The record names the addressee, the signer and the nonce, never the nonce alone.
+    assert shared.calls[0] == (parsed.aud + parsed.iss + parsed.jti, NOW + 30)
+    assert shared.calls[0][0] == hemproto.replay_key(parsed.aud, parsed.iss, parsed.jti)
 
 
 # --- handle(): statuses --------------------------------------------------------------------------

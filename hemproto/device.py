@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -130,6 +131,7 @@ class DeviceEmulator:
         "_fls_state",
         "_fws",
         "_last_action",
+        "_lock",
         "_log",
         "_mac_key",
         "_max_outstanding",
@@ -197,6 +199,10 @@ class DeviceEmulator:
         self._log: list[LogEntry] = []
         self._last_action: str | None = None
         self._outstanding: OrderedDict[bytes, float] = OrderedDict()
+        # One lock for every change of state, so one emulator can sit behind a threaded HTTP
+        # server: two threads with the same reply get one 200 and one 401. Verifying a reply
+        # (the MAC) runs outside it; only the nonce's single use and the orders run inside.
+        self._lock = threading.RLock()
         self._rtc: int | None = None
         self._rtc_set_at = 0.0
         self._session: KeyPair
@@ -211,11 +217,13 @@ class DeviceEmulator:
         The HEM has no battery-backed clock, so time is lost until the next check-in. The
         latched fls_state survives, so a soft-bricked device stays stopped.
         """
-        self._session = KeyPair.generate()
+        session = KeyPair.generate()
         # Raises KeyAgreementError on the first boot for a small-order backend key.
-        self._mac_key = self._session.shared(self._trusted)
-        self._outstanding.clear()
-        self._rtc = None
+        mac_key = session.shared(self._trusted)
+        with self._lock:
+            self._session, self._mac_key = session, mac_key
+            self._outstanding.clear()
+            self._rtc = None
 
     # --- GET /api/system/checkin -------------------------------------------------------------
 
@@ -226,14 +234,12 @@ class DeviceEmulator:
         """
         if not self.serving:
             raise DeviceStopped("the device is soft-bricked: its web servers are stopped")
-        if len(self._outstanding) >= self._max_outstanding:
-            # Repeated GETs must not grow memory: the oldest challenge is forgotten. Deadlines
-            # grow in issue order, so expired nonces are always the first to go.
-            self._outstanding.popitem(last=False)
+        with self._lock:
+            session, mac_key = self._session, self._mac_key
         jti = os.urandom(32)
         claims = CheckChallenge(
             jti=jti,
-            iss=self._session.public,
+            iss=session.public,
             qid=self._qid,
             aud=self._trusted,
             fws=self._fws,
@@ -243,8 +249,15 @@ class DeviceEmulator:
             token="",
         ).to_dict()
         # The boot's MAC key is already known: no X25519 per challenge.
-        token = sign_ejwt(claims, self._mac_key)
-        self._outstanding[jti] = self._monotonic() + self._nonce_lifetime
+        token = sign_ejwt(claims, mac_key)
+        with self._lock:
+            if self._session is not session:  # rebooted meanwhile: this nonce died with it
+                return {"check": token}
+            while len(self._outstanding) >= self._max_outstanding:
+                # Repeated GETs must not grow memory: the oldest challenge is forgotten.
+                # Deadlines grow in issue order, so expired nonces are always the first to go.
+                self._outstanding.popitem(last=False)
+            self._outstanding[jti] = self._monotonic() + self._nonce_lifetime
         return {"check": token}
 
     # --- POST /api/system/checkin ------------------------------------------------------------
@@ -262,22 +275,30 @@ class DeviceEmulator:
         """
         if not self.serving:
             return _STOPPED, None
+        with self._lock:
+            session, mac_key = self._session, self._mac_key
         try:
             request = request_object(body)
-            reply = verify_checked(
-                request, self._mac_key, issuer=self._trusted, audience=self._session.public
-            )
+            reply = verify_checked(request, mac_key, issuer=self._trusted, audience=session.public)
         except BodyTooLarge:
             return _TOO_LARGE, None
         except MalformedToken:
             return _BAD_REQUEST, None
         except (ClaimError, BadSignature):
             return _UNAUTHORIZED, None
-        deadline = self._outstanding.get(reply.jti)
-        if deadline is None or self._monotonic() >= deadline:
-            return _UNAUTHORIZED, None
-        del self._outstanding[reply.jti]
-        return _OK, self._obey(reply)
+        with self._lock:
+            # Everything below is one step for other threads: the nonce is taken at most once
+            # (pop, not get-then-del), and only by a reply to this boot's session.
+            if not self.serving:
+                return _STOPPED, None
+            if self._session is not session:
+                return _UNAUTHORIZED, None
+            deadline = self._outstanding.pop(reply.jti, None)
+            if deadline is None:
+                return _UNAUTHORIZED, None
+            if self._monotonic() >= deadline:
+                return _UNAUTHORIZED, None
+            return _OK, self._obey(reply)
 
     def _obey(self, reply: CheckedReply) -> dict[str, str]:
         if self._trusted_ts:
@@ -368,11 +389,13 @@ class DeviceEmulator:
 
     @property
     def reports(self) -> tuple[Report, ...]:
-        return tuple(self._reports)
+        with self._lock:
+            return tuple(self._reports)
 
     @property
     def log(self) -> tuple[LogEntry, ...]:
-        return tuple(self._log)
+        with self._lock:
+            return tuple(self._log)
 
     @property
     def serving(self) -> bool:
@@ -382,8 +405,9 @@ class DeviceEmulator:
     @property
     def outstanding_nonces(self) -> int:
         """How many issued nonces a reply could still use now."""
-        now = self._monotonic()
-        return sum(1 for deadline in self._outstanding.values() if now < deadline)
+        with self._lock:
+            now = self._monotonic()
+            return sum(1 for deadline in self._outstanding.values() if now < deadline)
 
     @property
     def last_action(self) -> str | None:

@@ -126,6 +126,7 @@ class DeviceEmulator:
 
     __slots__ = (
         "_bls",
+        "_booted_at",
         "_certificate",
         "_csn",
         "_fls_state",
@@ -224,6 +225,7 @@ class DeviceEmulator:
             self._session, self._mac_key = session, mac_key
             self._outstanding.clear()
             self._rtc = None
+            self._booted_at = self._monotonic()
 
     # --- GET /api/system/checkin -------------------------------------------------------------
 
@@ -365,6 +367,39 @@ class DeviceEmulator:
     @property
     def qid(self) -> bytes:
         return self._qid
+
+    @property
+    def fws(self) -> bytes:
+        """The firmware signature this unit reports (in its checks and its version)."""
+        return self._fws
+
+    @property
+    def bls(self) -> bytes:
+        """The bootloader signature this unit reports."""
+        return self._bls
+
+    @property
+    def uis(self) -> bytes | None:
+        """The dashboard hash, or None for a build without the dashboard."""
+        return self._uis
+
+    @property
+    def csn(self) -> bytes:
+        """The serial of the unit's TLS certificate."""
+        return self._csn
+
+    @property
+    def trusted_backend(self) -> bool:
+        return self._trusted_backend
+
+    @property
+    def trusted_ts(self) -> bool:
+        return self._trusted_ts
+
+    @property
+    def uptime(self) -> int:
+        """Whole seconds since the last boot, on the monotonic clock."""
+        return int(self._monotonic() - self._booted_at)
 
     @property
     def rtc(self) -> int | None:

@@ -15,8 +15,10 @@ __all__ = [
     "HemProtoError",
     "InvalidKey",
     "KeyAgreementError",
+    "KeyFileError",
     "MalformedToken",
     "RelayError",
+    "ReleaseFileError",
     "ReplayStoreUnavailable",
     "ReplayedNonce",
     "UnknownKey",
@@ -85,6 +87,38 @@ class KeyAgreementError(HemProtoError):
 
 class InvalidKey(HemProtoError):
     """A key of the wrong type or size was given (X25519 keys and MAC keys are 32 bytes)."""
+
+
+class KeyFileError(InvalidKey):
+    """A key file that cannot be used: missing, unreadable, too open, or not one key.
+
+    ``path`` is the file as given; ``reason`` is one of ``"missing"``, ``"unreadable"``,
+    ``"not-a-file"``, ``"permissions"`` (a private key readable by group or others),
+    ``"malformed"`` or ``"private-key"`` (a private key file given where a public key
+    belongs). The message never shows the file's content.
+    """
+
+    def __init__(self, message: str, *, path: str, reason: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason
+
+
+class ReleaseFileError(HemProtoError):
+    """A release registry file that cannot be read or breaks its schema.
+
+    ``path`` is the file; ``index`` the position of the ``[[release]]`` entry at fault
+    (0 for the first) and ``field`` the key within it (or the top-level key), each None
+    when the fault is not in one entry or key.
+    """
+
+    def __init__(
+        self, message: str, *, path: str, index: int | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.index = index
+        self.field = field
 
 
 class ReplayedNonce(HemProtoError):

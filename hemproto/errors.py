@@ -18,6 +18,7 @@ __all__ = [
     "KeyFileError",
     "MalformedToken",
     "RelayError",
+    "RelayNetworkError",
     "ReleaseFileError",
     "ReplayStoreUnavailable",
     "ReplayedNonce",
@@ -144,6 +145,19 @@ class RelayError(HemProtoError):
         super().__init__(message)
         self.step = step
         self.status = status
+
+
+class RelayNetworkError(RelayError):
+    """A relay step got no answer: the connection failed or broke, timed out, or its TLS
+    peer was not trusted. ``status`` is always None.
+
+    ``possibly_delivered`` is False only when no connection was made, so the request
+    certainly never left; True means the peer may have received it and acted on it.
+    """
+
+    def __init__(self, message: str, *, step: str, possibly_delivered: bool) -> None:
+        super().__init__(message, step=step)
+        self.possibly_delivered = possibly_delivered
 
 
 class BodyTooLarge(HemProtoError):

@@ -75,11 +75,22 @@ def wait_until_listening(port: int, process: subprocess.Popen[bytes], limit: flo
     raise RuntimeError("server did not start listening in time")
 
 
-def run_wrk(url: str, bodies: Path, offset: int, args: argparse.Namespace, seconds: float) -> dict[str, float]:
+def run_wrk(
+    url: str, bodies: Path, offset: int, args: argparse.Namespace, seconds: float
+) -> dict[str, float]:
     command = pinned(
         [
-            "wrk", "-t1", f"-c{args.connections}", f"-d{max(1, round(seconds))}s", "--latency",
-            "-s", str(HERE / "post.lua"), url, "--", str(bodies), str(offset),
+            "wrk",
+            "-t1",
+            f"-c{args.connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(HERE / "post.lua"),
+            url,
+            "--",
+            str(bodies),
+            str(offset),
         ],
         core=1,
     )
@@ -87,7 +98,9 @@ def run_wrk(url: str, bodies: Path, offset: int, args: argparse.Namespace, secon
     text = done.stdout
     if "Non-2xx" in text or "Socket errors" in text:
         raise RuntimeError(f"wrk saw refused or failed requests:\n{text}")
-    figures = dict(re.findall(r"^(latency_p50_us|latency_p99_us|requests|duration_us) (\d+)$", text, re.M))
+    figures = dict(
+        re.findall(r"^(latency_p50_us|latency_p99_us|requests|duration_us) (\d+)$", text, re.M)
+    )
     requests = int(figures["requests"])
     return {
         "requests": requests,
@@ -103,9 +116,20 @@ def measure(name: str, bodies: Path, key_hex: str, args: argparse.Namespace) -> 
     server = subprocess.Popen(
         pinned(
             [
-                sys.executable, "-m", "uvicorn", f"apps:{APPS[name]}", "--factory",
-                "--app-dir", str(HERE), "--host", "127.0.0.1", "--port", str(port),
-                "--no-access-log", "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"apps:{APPS[name]}",
+                "--factory",
+                "--app-dir",
+                str(HERE),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
             ],
             core=0,
         ),
@@ -129,12 +153,18 @@ def measure(name: str, bodies: Path, key_hex: str, args: argparse.Namespace) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per app (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per app")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--bodies", type=int, default=200_000, help="distinct checks to cycle through")
-    parser.add_argument("--apps", default=",".join(APPS), help="comma-separated subset of " + ",".join(APPS))
+    parser.add_argument(
+        "--bodies", type=int, default=200_000, help="distinct checks to cycle through"
+    )
+    parser.add_argument(
+        "--apps", default=",".join(APPS), help="comma-separated subset of " + ",".join(APPS)
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -147,23 +177,32 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.apps.split(","):
             results[name] = measure(name, bodies, key_hex, args)
             figures = results[name]
-            print(f"{name:>14}: {figures['rps']:8.0f} req/s  median {figures['p50_ms']:.2f} ms  "
-                  f"p99 {figures['p99_ms']:.2f} ms  ({figures['requests']} requests)", flush=True)
+            print(
+                f"{name:>14}: {figures['rps']:8.0f} req/s  median {figures['p50_ms']:.2f} ms  "
+                f"p99 {figures['p99_ms']:.2f} ms  ({figures['requests']} requests)",
+                flush=True,
+            )
     load = os.getloadavg()[0]
-    print(f"\nuvicorn on core 0, wrk -t1 -c{args.connections} on core 1, {args.duration:g} s per app, "
-          f"load average {load:.2f}\n")
+    print(
+        f"\nuvicorn on core 0, wrk -t1 -c{args.connections} on core 1, {args.duration:g} s per app, "
+        f"load average {load:.2f}\n"
+    )
     print("| endpoint | requests/s | median | p99 | hemproto / this |")
     print("|---|---:|---:|---:|---:|")
     base = results.get("hemproto")
     for name, figures in results.items():
         ratio = f"{base['rps'] / figures['rps']:.2f}" if base else "-"
-        print(f"| {LABELS[name]} | {figures['rps']:.0f} | {figures['p50_ms']:.2f} ms | "
-              f"{figures['p99_ms']:.2f} ms | {ratio} |")
+        print(
+            f"| {LABELS[name]} | {figures['rps']:.0f} | {figures['p50_ms']:.2f} ms | "
+            f"{figures['p99_ms']:.2f} ms | {ratio} |"
+        )
     if base and "floor" in results and "fastapi_pyjwt" in results:
         floor = base["rps"] / results["floor"]["rps"]
         peer = base["rps"] / results["fastapi_pyjwt"]["rps"]
-        print(f"\ntargets: hemproto >= 0.8 x floor: {floor:.2f} ({'yes' if floor >= 0.8 else 'NO'}); "
-              f"hemproto >= 1.5 x FastAPI + PyJWT: {peer:.2f} ({'yes' if peer >= 1.5 else 'NO'})")
+        print(
+            f"\ntargets: hemproto >= 0.8 x floor: {floor:.2f} ({'yes' if floor >= 0.8 else 'NO'}); "
+            f"hemproto >= 1.5 x FastAPI + PyJWT: {peer:.2f} ({'yes' if peer >= 1.5 else 'NO'})"
+        )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

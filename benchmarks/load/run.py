@@ -184,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     load = os.getloadavg()[0]
     print(
-        f"\nuvicorn on core 0, wrk -t1 -c{args.connections} on core 1, {args.duration:g} s per app, "
-        f"load average {load:.2f}\n"
+        f"\nuvicorn on core 0, wrk -t1 -c{args.connections} on core 1, "
+        f"{args.duration:g} s per app, load average {load:.2f}\n"
     )
     print("| endpoint | requests/s | median | p99 | hemproto / this |")
     print("|---|---:|---:|---:|---:|")

@@ -1,27 +1,44 @@
 """X25519 key agreement for the HEM token family (RFC 7748), over cryptography or PyNaCl.
 
 It checks the type and length of every key before calling a library and refuses an
-all-zero shared secret. It never logs, prints or puts key material in a message or repr.
+all-zero shared secret, and reads the key files ``hemproto keygen`` writes. It never logs,
+prints or puts key material in a message or repr.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
+import stat
 from typing import Literal
 
 import nacl.bindings
 import nacl.exceptions
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from ._codec import b64_decode
 from ._pycodec import BytesLike, as_bytes
-from .errors import InvalidKey, KeyAgreementError
+from .errors import HemProtoError, InvalidKey, KeyAgreementError, KeyFileError
 
-__all__ = ["KEY_SIZE", "KeyPair", "key_bytes", "x25519_keypair", "x25519_public", "x25519_shared"]
+__all__ = [
+    "KEY_SIZE",
+    "KeyPair",
+    "key_bytes",
+    "read_public_key",
+    "x25519_keypair",
+    "x25519_public",
+    "x25519_shared",
+]
 
 KEY_SIZE = 32
 Backend = Literal["cryptography", "nacl"]
 _ZERO = bytes(KEY_SIZE)
 _SMALL_ORDER = "X25519 gave an all-zero shared secret (small-order peer key)"
 _from_public_bytes = X25519PublicKey.from_public_bytes
+# A key file holds 44 characters and a newline; anything much longer is not one.
+_MAX_KEY_FILE_SIZE = 1024
+_KEY_TEXT_LENGTH = 44
+_FORMAT = "one 32-byte key in standard base64, as hemproto keygen writes"
 
 
 def key_bytes(key: object, what: str) -> bytes:
@@ -35,6 +52,100 @@ def key_bytes(key: object, what: str) -> bytes:
     if len(raw) != KEY_SIZE:
         raise InvalidKey(f"{what} must be {KEY_SIZE} bytes, got {len(raw)}")
     return raw
+
+
+def _read_key_file(path: str | os.PathLike[str], *, private: bool) -> bytes:
+    """The 32 bytes of a key file (base64 on one line); KeyFileError without its content."""
+    name = os.fspath(path)
+    what = "private key file" if private else "public key file"
+    # Non-blocking, so that a FIFO given by mistake is refused rather than waited on.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(name, flags)
+    except FileNotFoundError:
+        raise KeyFileError(f"{what} {name!r} does not exist", path=name, reason="missing") from None
+    except OSError as exc:
+        raise KeyFileError(
+            f"cannot read {what} {name!r}: {exc.strerror or type(exc).__name__}",
+            path=name,
+            reason="unreadable",
+        ) from None
+    try:
+        # fstat of the open file, not stat of the name: what is checked is what is read.
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise KeyFileError(
+                f"{what} {name!r} is not a regular file", path=name, reason="not-a-file"
+            )
+        mode = stat.S_IMODE(info.st_mode)
+        if private and os.name == "posix" and mode & 0o077:
+            # As ssh does: a secret others can read may already be theirs, so refuse it
+            # rather than use it and leave the file open.
+            raise KeyFileError(
+                f"permissions {mode:04o} for private key file {name!r} are too open (group or "
+                f"others can read it); run: chmod 600 {shlex.quote(name)}",
+                path=name,
+                reason="permissions",
+            )
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            data = handle.read(_MAX_KEY_FILE_SIZE + 1)
+        except OSError as exc:
+            raise KeyFileError(
+                f"cannot read {what} {name!r}: {exc.strerror or type(exc).__name__}",
+                path=name,
+                reason="unreadable",
+            ) from None
+    malformed = KeyFileError(f"{what} {name!r} must hold {_FORMAT}", path=name, reason="malformed")
+    if len(data) > _MAX_KEY_FILE_SIZE:
+        raise malformed
+    try:
+        raw = b64_decode(data.strip())
+    except (HemProtoError, TypeError):
+        raise malformed from None
+    if len(raw) != KEY_SIZE:
+        raise malformed
+    return raw
+
+
+def read_public_key(path_or_base64: str | os.PathLike[str]) -> bytes:
+    """A 32-byte X25519 public key from a file or from its base64 text.
+
+    A string that is the standard base64 of 32 bytes (44 characters, as ``hemproto keygen``
+    prints it) is the key itself; anything else is the path of a file holding it, as
+    keygen writes ``NAME.pub``. A file with ``NAME.pub`` beside it is taken for the private
+    half and refused. Raises KeyFileError.
+    """
+    if isinstance(path_or_base64, str):
+        text = path_or_base64.strip()
+        if len(text) == _KEY_TEXT_LENGTH:
+            try:
+                return key_bytes(b64_decode(text), "public key")
+            except HemProtoError:
+                pass  # not a key: try it as a file name
+    name = os.fspath(path_or_base64)
+    if not isinstance(name, str):
+        raise TypeError("read_public_key takes a str or a path, not bytes")
+    if os.path.isfile(name + ".pub"):
+        raise KeyFileError(
+            f"{name!r} looks like a private key file ({name + '.pub'!r} is beside it); "
+            f"pass {name + '.pub'!r}",
+            path=name,
+            reason="private-key",
+        )
+    try:
+        return _read_key_file(name, private=False)
+    except KeyFileError as exc:
+        if exc.reason == "missing" and isinstance(path_or_base64, str):
+            raise KeyFileError(
+                f"{name!r} is neither a public key file nor a 32-byte key in standard base64",
+                path=name,
+                reason="missing",
+            ) from None
+        raise
 
 
 def _checked_secret(secret: bytes) -> bytes:
@@ -93,6 +204,18 @@ class KeyPair:
     def __init__(self, private: BytesLike) -> None:
         self._key = X25519PrivateKey.from_private_bytes(key_bytes(private, "private key"))
         self.public: bytes = self._key.public_key().public_bytes_raw()
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> KeyPair:
+        """Load a private key file as ``hemproto keygen`` writes it: the key in standard
+        base64 on one line.
+
+        On POSIX a file that group or others may read (mode & 0o077) is refused, as ssh
+        refuses such a key: fix it with ``chmod 600 FILE``. A missing, unreadable or
+        malformed file raises KeyFileError (an InvalidKey) naming the path and never
+        showing what the file holds.
+        """
+        return cls(_read_key_file(path, private=True))
 
     @classmethod
     def generate(cls) -> KeyPair:

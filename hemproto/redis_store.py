@@ -15,7 +15,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -277,6 +277,7 @@ class RedisReplayStore:
         socket_connect_timeout: float = DEFAULT_TIMEOUT,
         pool_timeout: float = DEFAULT_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        password: str | None = None,
         clock: Callable[[], float] = time.time,
         **connection_options: Any,
     ) -> RedisReplayStore:
@@ -286,10 +287,14 @@ class RedisReplayStore:
         attempt and ``pool_timeout`` the wait for a free connection when
         ``max_connections`` are busy. With the defaults a call that Redis cannot answer
         fails within about 1 s (a fresh connection: 0.5 s to connect, 0.5 s for the first
-        reply) and never more than 1.5 s (plus the pool wait). ``connection_options`` go
-        to redis-py's connections unchanged (e.g. ``ssl_ca_certs`` for ``rediss://``).
+        reply) and never more than 1.5 s (plus the pool wait). ``password``, when given,
+        replaces the URL's (so that it need not sit in a URL on a command line).
+        ``connection_options`` go to redis-py's connections unchanged (e.g. ``ssl_ca_certs``
+        for ``rediss://``).
         """
         server = _parse_url(url)
+        if password is not None:
+            server = replace(server, password=password)
         socket_timeout = _positive("socket_timeout", socket_timeout)
         socket_connect_timeout = _positive("socket_connect_timeout", socket_connect_timeout)
         pool_timeout = _positive("pool_timeout", pool_timeout)

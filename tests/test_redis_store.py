@@ -330,6 +330,12 @@ def test_the_password_is_used_and_never_shown(
             "prefix='hemproto:replay:')"
         )
 
+        # The password may come apart from the URL (e.g. from the environment).
+        apart = RedisReplayStore.from_url(f"redis://127.0.0.1:{server.port}/2", password=secret)
+        assert apart.seen_before(random_key(), time.time() + 60) is False
+        assert secret not in repr(apart)
+        apart.close()
+
         wrong = RedisReplayStore.from_url(f"redis://:{secret}x@127.0.0.1:{server.port}/2")
         none = RedisReplayStore.from_url(f"redis://127.0.0.1:{server.port}/2")
         for bad in (wrong, none):

@@ -1,0 +1,413 @@
+"""``hemproto serve backend`` and ``hemproto serve device``: the apps of hemproto.asgi under
+uvicorn (the optional extra ``server``).
+
+It owns the options, building a Backend or an emulator from files, the listening socket,
+logging and a clean stop on SIGINT or SIGTERM. uvicorn is imported only when a command
+runs, so the rest of the command line works without it; no key material is ever printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import logging
+import os
+import signal
+import socket
+import ssl
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any, TextIO
+
+from . import _codec
+from .asgi import ASGIApp, backend_app, device_app
+from .backend import Backend
+from .cli import UsageError
+from .device import DeviceEmulator
+from .errors import HemProtoError
+from .releases import ReleaseFileWatcher, ReleaseRegistry
+from .replay import MemoryReplayStore, ReplayStore
+from .x25519 import KeyPair, read_public_key
+
+__all__ = ["CONFIG_ENV", "add_serve_parser", "cmd_serve_backend", "cmd_serve_device", "main"]
+
+# Where the parent hands a worker process its configuration: file paths and names, never a
+# key (each worker reads the key files itself).
+CONFIG_ENV = "HEMPROTO_SERVE_CONFIG"
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+BACKEND_PORT = 8080
+DEVICE_PORT, DEVICE_TLS_PORT = 8081, 8443
+RELEASE_POLL_SECONDS = 1.0
+_LISTEN_BACKLOG = 2048
+_IDENTITY_SIZES = {"qid": 32, "fws": 64, "bls": 64, "uis": 32, "csn": 16}
+
+log = logging.getLogger("hemproto.serve")
+
+
+@dataclass(frozen=True, slots=True)
+class _BackendConfig:
+    keys: tuple[str, ...]
+    releases: str | None
+    replay: str
+
+    def to_json(self) -> str:
+        return json.dumps({"keys": self.keys, "releases": self.releases, "replay": self.replay})
+
+    @classmethod
+    def from_json(cls, text: str) -> _BackendConfig:
+        data = json.loads(text)
+        return cls(tuple(data["keys"]), data["releases"], data["replay"])
+
+
+class _Stopped(Exception):
+    """SIGINT or SIGTERM arrived: the server has shut down (or never started)."""
+
+
+# --- building the roles ---------------------------------------------------------------------
+
+
+def _replay_store(url: str) -> ReplayStore:
+    """The replay store named on the command line: ``memory`` is the in-process store."""
+    if url == "memory":
+        return MemoryReplayStore()
+    raise UsageError(f"unknown replay store {url!r} (supported: memory)")
+
+
+def _watch_releases(watcher: ReleaseFileWatcher) -> None:
+    """Poll the release file from a daemon thread, so that the event loop never waits on
+    the file system; the watcher's on_change installs each new registry."""
+
+    def watch() -> None:
+        pause = threading.Event()  # never set: its wait() is an interruptible sleep
+        while not pause.wait(RELEASE_POLL_SECONDS):
+            try:
+                watcher.poll()
+            except Exception:  # a fault in one poll must not end the watching
+                log.exception("release file watcher failed")
+
+    threading.Thread(target=watch, name="hemproto-release-watcher", daemon=True).start()
+
+
+def _build_backend(config: _BackendConfig) -> Backend:
+    keys = [KeyPair.from_file(path) for path in config.keys]
+    replay = _replay_store(config.replay)
+    if config.releases is None:
+        return Backend(keys, replay=replay)
+    backend: Backend | None = None
+
+    def install(registry: ReleaseRegistry) -> None:
+        if backend is not None:
+            backend.releases = registry  # one reference swap: a check-in sees old or new
+
+    watcher = ReleaseFileWatcher(config.releases, interval=RELEASE_POLL_SECONDS, on_change=install)
+    backend = Backend(keys, releases=watcher.registry, replay=replay)
+    _watch_releases(watcher)
+    return backend
+
+
+def _backend_factory() -> ASGIApp:
+    """The app of one worker process of ``serve backend --workers N``: uvicorn calls it in
+    each worker, which builds its own Backend from the configuration in CONFIG_ENV."""
+    text = os.environ.get(CONFIG_ENV)
+    if text is None:
+        raise RuntimeError(f"{CONFIG_ENV} is not set: start workers with hemproto serve backend")
+    return backend_app(_build_backend(_BackendConfig.from_json(text)))
+
+
+def _identity(value: str | None, name: str) -> bytes | None:
+    if value is None:
+        return None
+    try:
+        raw = _codec.b64_decode(value.strip())
+    except HemProtoError:
+        raw = b""
+    if len(raw) != _IDENTITY_SIZES[name]:
+        raise UsageError(f"--{name} must be {_IDENTITY_SIZES[name]} bytes in standard base64")
+    return raw
+
+
+# --- running uvicorn ------------------------------------------------------------------------
+
+
+def _uvicorn() -> Any:
+    try:
+        import uvicorn
+    except ModuleNotFoundError:
+        raise UsageError("serving needs uvicorn: pip install 'hemproto[server]'") from None
+    return uvicorn
+
+
+def _log_config(log_format: str) -> dict[str, Any]:
+    formatter: dict[str, Any] = (
+        {"()": "hemproto.asgi.JsonLogFormatter"}
+        if log_format == "json"
+        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"hemproto": formatter},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "hemproto",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "loggers": {
+            "hemproto": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            # hemproto.http already writes one line per request, refusals included.
+            "hemproto.backend": {"level": "WARNING"},
+            "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        },
+    }
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that port 0 gets a free port we can print."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(_LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)  # worker processes serve the same socket
+    return sock
+
+
+def _url(scheme: str, sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
+
+
+def _check_tls(certificate: str | None, key: str | None) -> None:
+    if (certificate is None) != (key is None):
+        raise UsageError("--tls-cert and --tls-key go together")
+    if certificate is None or key is None:
+        return
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certificate, key)
+    except (OSError, ssl.SSLError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise UsageError(f"cannot load the TLS certificate and key: {detail}") from None
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM end the command with status 0. uvicorn puts its own handlers in
+    place while it serves and, after a graceful shutdown, raises the signal again for the
+    handlers it found: these, which turn it into _Stopped."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise _Stopped
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve(config: Any, sock: socket.socket, workers: int) -> None:
+    uvicorn = _uvicorn()
+    with _stop_on_signals():
+        server = uvicorn.Server(config)
+        if workers > 1:
+            from uvicorn.supervisors import Multiprocess
+
+            # Older uvicorn releases also hand the supervisor the function each worker runs.
+            parameters = inspect.signature(Multiprocess).parameters
+            extra: dict[str, Any] = {"target": server.run} if "target" in parameters else {}
+            Multiprocess(config, sockets=[sock], **extra).run()
+        else:
+            server.run(sockets=[sock])
+
+
+# --- the commands ---------------------------------------------------------------------------
+
+
+def cmd_serve_backend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    uvicorn = _uvicorn()
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    config = _BackendConfig(
+        keys=tuple(os.path.abspath(path) for path in args.key),
+        releases=None if args.releases is None else os.path.abspath(args.releases),
+        replay=args.replay,
+    )
+    # Built here even with workers, so that a bad key or release file stops the command
+    # with its message before any process starts.
+    backend = _build_backend(config)
+    if args.workers > 1 and isinstance(backend.replay, MemoryReplayStore):
+        sys.stderr.write(
+            "hemproto: warning: each worker keeps its own in-memory replay store; a check "
+            "replayed to another worker is answered again (the device still refuses it)\n"
+        )
+    options: dict[str, Any] = {
+        "log_config": _log_config(args.log_format),
+        "access_log": False,
+        "lifespan": "on",
+    }
+    if args.workers > 1:
+        os.environ[CONFIG_ENV] = config.to_json()
+        uvicorn_config = uvicorn.Config(
+            "hemproto.serve:_backend_factory", factory=True, workers=args.workers, **options
+        )
+    else:
+        uvicorn_config = uvicorn.Config(backend_app(backend), **options)
+    sock = _bind(args.host, args.port)
+    for public in backend.public_keys:
+        out.write(f"backend public key: {_codec.b64_encode(public)}\n")
+    out.write(
+        f"hemproto serve backend: listening on {_url('http', sock)} "
+        f"(POST /checkin, GET /healthz; {args.workers} worker(s))\n"
+    )
+    out.flush()
+    try:
+        _serve(uvicorn_config, sock, args.workers)
+    finally:
+        sock.close()
+    out.write("hemproto serve backend: stopped\n")
+    return EXIT_OK
+
+
+def cmd_serve_device(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
+    uvicorn = _uvicorn()
+    _check_tls(args.tls_cert, args.tls_key)
+    uis = None if args.uis is not None and args.uis.strip().lower() == "none" else args.uis
+    emulator = DeviceEmulator(
+        backend_public_key=read_public_key(args.backend_public),
+        qid=_identity(args.qid, "qid"),
+        fws=_identity(args.fws, "fws"),
+        bls=_identity(args.bls, "bls"),
+        # A PPA comes with its dashboard unless told otherwise.
+        uis=os.urandom(32) if args.uis is None else _identity(uis, "uis"),
+        csn=_identity(args.csn, "csn"),
+        trusted_backend=not args.untrusted_backend,
+        trusted_ts=not args.untrusted_ts,
+    )
+    tls = args.tls_cert is not None
+    port = args.port if args.port is not None else (DEVICE_TLS_PORT if tls else DEVICE_PORT)
+    uvicorn_config = uvicorn.Config(
+        device_app(emulator),
+        log_config=_log_config(args.log_format),
+        access_log=False,
+        lifespan="on",
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
+    )
+    sock = _bind(args.host, port)
+    out.write(
+        f"device csn {emulator.csn.hex()}, qid {emulator.qid.hex()}, trusting backend key "
+        f"{_codec.b64_encode(emulator.backend_public_key)}\n"
+    )
+    out.write(
+        f"hemproto serve device: listening on {_url('https' if tls else 'http', sock)} "
+        "(/api/system/checkin, /api/system/status, /api/system/version)\n"
+    )
+    out.flush()
+    try:
+        _serve(uvicorn_config, sock, 1)
+    finally:
+        sock.close()
+    out.write("hemproto serve device: stopped\n")
+    return EXIT_OK
+
+
+def add_serve_parser(subparsers: Any) -> None:
+    """Register ``serve backend`` and ``serve device`` on the command line's subparsers.
+
+    Each command's handler is set as both ``run`` and ``func``: ``(args, out, stdin) -> int``.
+    """
+    serve = subparsers.add_parser("serve", help="serve a backend or an emulated device over HTTP")
+    serve.set_defaults(run=None, func=None, usage_of=serve)
+    commands = serve.add_subparsers(dest="serve_command", parser_class=type(serve))
+
+    backend = commands.add_parser("backend", help="POST /checkin and GET /healthz")
+    backend.add_argument(
+        "--key",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="backend private key file from hemproto keygen (repeat for rotation)",
+    )
+    backend.add_argument("--releases", metavar="FILE", help="release registry (TOML), reloaded")
+    backend.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    backend.add_argument("--port", type=int, default=BACKEND_PORT, help="0 picks a free port")
+    backend.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    backend.add_argument("--log-format", choices=("text", "json"), default="text")
+    backend.add_argument(
+        "--replay", default="memory", metavar="STORE", help="replay store (default: memory)"
+    )
+    backend.set_defaults(run=cmd_serve_backend, func=cmd_serve_backend, usage_of=backend)
+
+    device = commands.add_parser("device", help="an emulated HEM's /api/system endpoints")
+    device.add_argument(
+        "--backend-public",
+        required=True,
+        metavar="FILE|BASE64",
+        help="the trusted backend public key: a .pub file or its base64",
+    )
+    device.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM chain")
+    device.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
+    device.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    device.add_argument(
+        "--port", type=int, help=f"default {DEVICE_PORT}, or {DEVICE_TLS_PORT} with TLS"
+    )
+    for name, what in (
+        ("fws", "firmware signature (64 bytes)"),
+        ("bls", "bootloader signature (64 bytes)"),
+        ("qid", "device id (32 bytes)"),
+        ("csn", "certificate serial (16 bytes)"),
+    ):
+        device.add_argument(f"--{name}", metavar="B64", help=f"{what}; default random")
+    device.add_argument(
+        "--uis", metavar="B64|none", help="dashboard hash (32 bytes), or none; default random"
+    )
+    device.add_argument(
+        "--untrusted-backend", action="store_true", help="device option trusted_backend off"
+    )
+    device.add_argument("--untrusted-ts", action="store_true", help="device option trusted_ts off")
+    device.add_argument("--log-format", choices=("text", "json"), default="text")
+    device.set_defaults(run=cmd_serve_device, func=cmd_serve_device, usage_of=device)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m hemproto.serve backend|device ...``: the serve commands on their own."""
+    parser = argparse.ArgumentParser(prog="hemproto")
+    add_serve_parser(parser.add_subparsers(dest="command", required=True))
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(["serve", *arguments])
+    if args.run is None:
+        args.usage_of.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.run(args, sys.stdout, sys.stdin))
+    except UsageError as exc:
+        sys.stderr.write(f"hemproto: {exc}\n")
+        return EXIT_USAGE
+    except HemProtoError as exc:
+        sys.stderr.write(f"hemproto: {type(exc).__name__}: {exc}\n")
+        return EXIT_INVALID
+
+
+if __name__ == "__main__":
+    sys.exit(main())

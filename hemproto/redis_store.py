@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import inspect
 import math
 import ssl
 import threading
@@ -202,6 +203,19 @@ def _parse_url(url: str) -> _Server:
     )
 
 
+def _no_client_setinfo() -> dict[str, Any]:
+    # Each new connection would otherwise spend two round trips naming the library
+    # (CLIENT SETINFO); redis-py 7 and later spell the switch driver_info, older ones
+    # lib_name and lib_version.
+    parameters = inspect.signature(redis.connection.AbstractConnection.__init__).parameters
+    if "driver_info" in parameters:
+        return {"driver_info": None}
+    return {"lib_name": None, "lib_version": None}
+
+
+_NO_CLIENT_SETINFO = _no_client_setinfo()
+
+
 def _positive(name: str, value: float) -> float:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive number of seconds")
@@ -310,8 +324,7 @@ class RedisReplayStore:
             "socket_connect_timeout": socket_connect_timeout,
             "max_connections": max_connections,
             "timeout": pool_timeout,
-            # No CLIENT SETINFO round trips on each new connection.
-            "driver_info": None,
+            **_NO_CLIENT_SETINFO,
             **connection_options,
         }
         sync_pool = redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]

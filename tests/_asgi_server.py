@@ -173,16 +173,18 @@ def raw_exchange(url: str, request: bytes, *, timeout: float = 10.0) -> bytes:
 
 
 class ServeProcess:
-    """``python -m hemproto.serve ...`` as a child process: its URL once it listens, its
-    standard error in a file (so that a full pipe can never block it)."""
+    """``python -m hemproto serve ...`` as a child process (``python -m hemproto.serve``
+    with ``standalone``): its URL once it listens, its standard error in a file (so that a
+    full pipe can never block it)."""
 
-    def __init__(self, args: list[str], workdir: Path) -> None:
+    def __init__(self, args: list[str], workdir: Path, *, standalone: bool = False) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
+        command = ["hemproto.serve"] if standalone else ["hemproto", "serve"]
         self.stderr_path = workdir / f"serve-{len(list(workdir.glob('serve-*')))}.err"
         self._stderr = self.stderr_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hemproto.serve", *args],
+            [sys.executable, "-m", *command, *args],
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -208,6 +208,21 @@ def test_a_declared_length_over_the_cap_is_413_before_the_body_is_read(
     assert tap.statuses == [413]
 
 
+def test_an_oversize_body_announced_with_expect_100_continue_is_never_invited(
+    backend: hemproto.Backend,
+) -> None:
+    tap = Tap(backend_app(backend))
+    with running(tap) as url:
+        head = (
+            "POST /checkin HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {TEN_MB}\r\n\r\n"
+        )
+        answer = raw_exchange(url, head.encode())  # no body at all
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"100 Continue" not in answer
+    assert tap.messages == 0
+
+
 def test_a_length_at_the_cap_is_read(backend: hemproto.Backend) -> None:
     body = b'{"check":"' + b"A" * (MAX_REQUEST_BODY - 12) + b'"}'
     assert len(body) == MAX_REQUEST_BODY

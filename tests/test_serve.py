@@ -303,10 +303,30 @@ def test_add_serve_parser_registers_both_commands() -> None:
     assert args.run is None
 
 
-def test_serve_without_arguments_prints_help(tmp_path: Path) -> None:
-    child = ServeProcess([], tmp_path)
+@pytest.mark.parametrize("standalone", [False, True])
+def test_serve_without_a_command_prints_help(standalone: bool, tmp_path: Path) -> None:
+    child = ServeProcess([], tmp_path, standalone=standalone)
     try:
         assert child.process.wait(60) == 2
         assert "backend" in child.stderr() and "device" in child.stderr()
+    finally:
+        child.close()
+
+
+def test_python_m_hemproto_serve_runs_the_same_command(key_file: Path, tmp_path: Path) -> None:
+    child = ServeProcess(
+        ["backend", "--key", str(key_file), "--port", "0"], tmp_path, standalone=True
+    )
+    try:
+        with httpx.Client(base_url=child.url(), timeout=10) as http:
+            assert http.get("/healthz").status_code == 200
+        assert child.stop(signal.SIGTERM) == 0
+    finally:
+        child.close()
+    # And its refusals look like the command line's.
+    child = ServeProcess(["backend", "--key", "missing.key"], tmp_path, standalone=True)
+    try:
+        assert child.process.wait(60) == 1
+        assert child.stderr().startswith("hemproto: KeyFileError: ")
     finally:
         child.close()

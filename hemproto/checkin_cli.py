@@ -44,6 +44,11 @@ the SHA-256 of the device's certificate (DER), 64 hex digits, colons between byt
 A failed step starts again from a fresh challenge (up to --attempts in all), except once
 the reply may have reached the device: it may have acted, so that is never retried.
 
+examples:
+  hemproto checkin https://my.ence.do --device-pin 3F:A1:...:9C
+  hemproto checkin https://192.168.7.1 --device-ca device.pem --json
+  hemproto checkin https://my.ence.do --insecure-device --backend https://hem.example/checkin
+
 exit status:
   0  the check-in completed: the device accepted the reply
   1  a peer answered outside the protocol (not the expected JSON, or a reply to
@@ -117,7 +122,7 @@ def add_checkin_parser(subparsers: Any) -> None:
         "checkin",
         help="check a device in with its backend over HTTP(S)",
         description=(
-            "Check a HEM in: GET its check, POST it to the backend, POST the backend's "
+            "Check a HEM in: GET its check, POST it to the backend, POST the backend's\n"
             "reply back to the device, each verbatim; print what the device did."
         ),
         epilog=_EPILOG,
@@ -281,7 +286,7 @@ def _report_failure(exc: RelayError, out: TextIO, *, as_json: bool) -> int:
         }
         out.write(json.dumps(report) + "\n")
         return code
-    out.write(f"check-in {result.replace('-', ' ')} at {exc.step}: {exc}\n")
+    out.write(f"check-in {result.replace('-', ' ')}: {exc}\n")  # the message names the step
     if device_may_have_acted:
         out.write(
             "  the device may have received the reply and acted on it: read its status "

@@ -9,6 +9,7 @@ server or framework can host it; it never logs or answers with key material.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import logging
@@ -346,7 +347,11 @@ async def _serve(
         await handle(scope, receive, send, exchange)
     except _ClientGone:
         exchange.status, exchange.reason = _CLIENT_GONE, "client disconnected"
-    except BaseException:
+    except asyncio.CancelledError:  # the server is stopping, or gave up on the client
+        exchange.status = exchange.status or _CLIENT_GONE
+        exchange.reason = exchange.reason or "cancelled"
+        raise
+    except Exception:
         # The server answers 500 and reports the exception; the line still says what came in.
         exchange.status = exchange.status or 500
         raise

@@ -875,3 +875,26 @@ def test_construction_is_checked(
         [{"type": "http.request", "body": check}],
     )
     assert sent[0]["status"] == 200
+
+
+def test_a_fault_in_the_role_still_leaves_its_log_line(
+    backend: hemproto.Backend,
+    device: hemproto.DeviceEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(body: object) -> hemproto.CheckinResult:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(backend, "process_async", broken)
+    caplog.set_level(logging.INFO, logger="hemproto.http")
+    headers = [(b"content-type", b"application/json")]
+    body = json.dumps(device.challenge()).encode()
+    with pytest.raises(RuntimeError):  # the server answers 500 and reports it
+        call_app(
+            backend_app(backend),
+            http_scope("POST", "/checkin", headers),
+            [{"type": "http.request", "body": body}],
+        )
+    (record,) = [record for record in caplog.records if record.name == "hemproto.http"]
+    assert record.hemproto_http["status"] == 500  # type: ignore[attr-defined]

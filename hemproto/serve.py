@@ -39,6 +39,7 @@ __all__ = ["CONFIG_ENV", "add_serve_parser", "cmd_serve_backend", "cmd_serve_dev
 # Where the parent hands a worker process its configuration: file paths and names, never a
 # key (each worker reads the key files itself).
 CONFIG_ENV = "HEMPROTO_SERVE_CONFIG"
+REDIS_PASSWORD_ENV = "HEMPROTO_REDIS_PASSWORD"  # noqa: S105 - the variable's name, not a password
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 BACKEND_PORT = 8080
 DEVICE_PORT, DEVICE_TLS_PORT = 8081, 8443
@@ -72,10 +73,23 @@ class _Stopped(Exception):
 
 
 def _replay_store(url: str) -> ReplayStore:
-    """The replay store named on the command line: ``memory`` is the in-process store."""
+    """The replay store named on the command line: ``memory`` is the in-process store;
+    ``redis://`` or ``rediss://`` a Redis that every process shares (hemproto.redis_store),
+    its password in the URL or, kept off the command line, in HEMPROTO_REDIS_PASSWORD."""
     if url == "memory":
         return MemoryReplayStore()
-    raise UsageError(f"unknown replay store {url!r} (supported: memory)")
+    if url.startswith(("redis://", "rediss://")):
+        try:
+            from .redis_store import RedisReplayStore
+        except ImportError as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            password = os.environ.get(REDIS_PASSWORD_ENV) or None
+            return RedisReplayStore.from_url(url, password=password)
+        except ValueError as exc:  # fixed text: never the URL, which may hold a password
+            raise UsageError(f"--replay: {exc}") from None
+    # Not the URL itself: a mistyped scheme may still carry a password.
+    raise UsageError("unknown replay store (supported: memory, redis://..., rediss://...)")
 
 
 def _watch_releases(watcher: ReleaseFileWatcher) -> None:
@@ -355,7 +369,11 @@ def add_serve_parser(subparsers: Any) -> None:
     backend.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     backend.add_argument("--log-format", choices=("text", "json"), default="text")
     backend.add_argument(
-        "--replay", default="memory", metavar="STORE", help="replay store (default: memory)"
+        "--replay",
+        default="memory",
+        metavar="STORE",
+        help="replay store: memory (default) or redis://HOST:PORT/DB (rediss:// for TLS), "
+        "shared by every process; password in HEMPROTO_REDIS_PASSWORD",
     )
     backend.set_defaults(run=cmd_serve_backend, func=cmd_serve_backend, usage_of=backend)
 

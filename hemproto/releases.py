@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ._codec import b64_decode
+from . import _codec
 from .claims import ACTIONS, CheckChallenge
 from .errors import EncodingError, ReleaseFileError
 
@@ -298,7 +298,7 @@ def _add_entry(
         raise refuse("status", f"{_shown(status)} is not one of {', '.join(_STATUSES)}")
     size = COMPONENTS[component][1]
     try:
-        signature = b64_decode(entry["signature"])
+        signature = _codec.b64_decode(entry["signature"])
     except EncodingError as exc:
         raise refuse(
             "signature", f"not canonical standard base64 ({exc.reason} at offset {exc.offset})"

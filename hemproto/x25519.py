@@ -16,7 +16,7 @@ import nacl.bindings
 import nacl.exceptions
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from ._codec import b64_decode
+from . import _codec
 from ._pycodec import BytesLike, as_bytes
 from .errors import HemProtoError, InvalidKey, KeyAgreementError, KeyFileError
 
@@ -103,7 +103,7 @@ def _read_key_file(path: str | os.PathLike[str], *, private: bool) -> bytes:
     if len(data) > _MAX_KEY_FILE_SIZE:
         raise malformed
     try:
-        raw = b64_decode(data.strip())
+        raw = _codec.b64_decode(data.strip())
     except (HemProtoError, TypeError):
         raise malformed from None
     if len(raw) != KEY_SIZE:
@@ -123,7 +123,7 @@ def read_public_key(path_or_base64: str | os.PathLike[str]) -> bytes:
         text = path_or_base64.strip()
         if len(text) == _KEY_TEXT_LENGTH:
             try:
-                return key_bytes(b64_decode(text), "public key")
+                return key_bytes(_codec.b64_decode(text), "public key")
             except HemProtoError:
                 pass  # not a key: try it as a file name
     name = os.fspath(path_or_base64)

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from _cli import PACKAGE_PARENT
-from _redis import RedisServer, free_port, redis_server, redis_url
+from _redis import RedisServer, free_port, private_redis, redis_server, redis_url
 
 import hemproto
 
@@ -37,11 +37,13 @@ FIELDS: dict[str, Any] = dict(qid=bytes(32), fws=bytes(64), bls=bytes(64), csn=b
 class ServeBackend:
     """One ``hemproto serve backend`` process (and its workers) on 127.0.0.1."""
 
-    def __init__(self, key_file: Path, replay: str, workers: int, log: Path) -> None:
+    def __init__(
+        self, key_file: Path, replay: str, workers: int, log: Path, env: dict[str, str]
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        env = dict(os.environ)
+        env = {**os.environ, **env}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, env.get("PYTHONPATH")]))
         with open(log, "ab") as out:
             self.process = subprocess.Popen(
@@ -57,12 +59,14 @@ class ServeBackend:
                 start_new_session=True,  # its own process group: workers die with it
             )  # fmt: skip
 
-    def wait_ready(self, deadline: float) -> None:
+    def wait_ready(self, deadline: float, healthy: bool = True) -> None:
+        """Poll ``GET /healthz`` until it answers 200 (or anything, when not ``healthy``)."""
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"serve backend exited: {self.log.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                status = httpx.get(f"{self.url}/healthz", timeout=1.0).status_code
+                if status == 200 or not healthy:
                     return
             except httpx.HTTPError:
                 pass
@@ -97,20 +101,25 @@ def backend_key(tmp_path: Path) -> tuple[Path, bytes]:
 
 @pytest.fixture()
 def serve(tmp_path: Path, backend_key: tuple[Path, bytes]) -> Iterator[Any]:
-    """``serve(n, replay, workers=1)`` starts ``n`` backends and waits until all are ready."""
+    """``serve(n, replay, workers=1, env=None, healthy=True)`` starts ``n`` backends and
+    waits until each answers ``GET /healthz`` (with 200 when ``healthy``)."""
     started: list[ServeBackend] = []
 
-    def start(count: int, replay: str, workers: int = 1) -> list[ServeBackend]:
-        group = [
-            ServeBackend(
-                backend_key[0], replay, workers, tmp_path / f"serve-{len(started) + i}.log"
-            )
-            for i in range(count)
-        ]
-        started.extend(group)
+    def start(
+        count: int,
+        replay: str,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        healthy: bool = True,
+    ) -> list[ServeBackend]:
+        group = []
+        for _ in range(count):
+            log = tmp_path / f"serve-{len(started)}.log"
+            started.append(ServeBackend(backend_key[0], replay, workers, log, env or {}))
+            group.append(started[-1])
         deadline = time.monotonic() + READY_TIMEOUT
         for server in group:
-            server.wait_ready(deadline)
+            server.wait_ready(deadline, healthy)
         return group
 
     try:
@@ -232,3 +241,41 @@ def test_redis_stopped_then_back_without_restarting_the_processes(
     assert [health(s) for s in servers] == [200, 200]
     assert statuses([(s.url, new_check(public)) for s in servers for _ in range(5)]) == [200] * 10
     assert all(s.process.poll() is None for s in servers)
+
+
+# -- the command line's side ---------------------------------------------------------------
+
+
+def test_replay_store_urls_on_the_command_line() -> None:
+    from hemproto import serve as serve_module
+    from hemproto.cli import UsageError
+    from hemproto.redis_store import RedisReplayStore
+
+    store = serve_module._replay_store("redis://127.0.0.1:6390/3")
+    assert isinstance(store, RedisReplayStore)
+    assert repr(store) == "RedisReplayStore(redis://127.0.0.1:6390/3, prefix='hemproto:replay:')"
+    assert isinstance(serve_module._replay_store("rediss://cache.example/0"), RedisReplayStore)
+    for url in ("redis://:hunter2secret@h/zero", "redsi://:hunter2secret@h/0"):
+        with pytest.raises(UsageError) as info:
+            serve_module._replay_store(url)
+        assert "hunter2secret" not in str(info.value)
+
+
+def test_the_redis_password_comes_from_the_environment_and_is_never_shown(
+    serve: Any, tmp_path: Path, backend_key: tuple[Path, bytes]
+) -> None:
+    secret = "a-Redis-pa55word-for-this-test"
+    with private_redis(tmp_path / "auth", "--requirepass", secret) as server:
+        (good,) = serve(1, server.url, env={"HEMPROTO_REDIS_PASSWORD": secret})
+        (wrong,) = serve(
+            1, server.url, env={"HEMPROTO_REDIS_PASSWORD": secret + "x"}, healthy=False
+        )
+        body = new_check(backend_key[1])
+        assert statuses([(good.url, body), (wrong.url, new_check(backend_key[1]))]) == [200, 503]
+        assert (health(good), health(wrong)) == (200, 503)
+        answer = httpx.post(f"{wrong.url}/checkin", json=new_check(backend_key[1]), timeout=10)
+        assert answer.status_code == 503 and secret not in answer.text
+        for process in (good, wrong):
+            process.kill()
+            assert secret not in process.log.read_text()
+        assert "authentication failed" in wrong.log.read_text()  # the log says why, no more

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -32,9 +33,10 @@ T = TypeVar("T")
 
 
 @contextmanager
-def redis_for_the_run(url: str | None) -> Iterator[str]:
+def redis_for_the_run(url: str | None) -> Iterator[tuple[str, subprocess.Popen[bytes] | None]]:
+    """The URL of the Redis to measure, and its process when this script started it."""
     if url:
-        yield url
+        yield url, None
         return
     binary = shutil.which("redis-server")
     if binary is None:
@@ -58,10 +60,12 @@ def redis_for_the_run(url: str | None) -> Iterator[str]:
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
-            yield f"redis://127.0.0.1:{port}/0"
+            yield f"redis://127.0.0.1:{port}/0", process
         finally:
-            process.kill()
-            process.wait(timeout=10)
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGCONT)
+                process.kill()
+                process.wait(timeout=10)
 
 
 def keys(count: int) -> list[bytes]:
@@ -125,7 +129,7 @@ def main() -> None:
         one_round()  # warm-up: connections opened, code paths loaded
         report(name, [one_round() for _ in range(rounds)])
 
-    with redis_for_the_run(args.url) as url:
+    with redis_for_the_run(args.url) as (url, process):
         store = RedisReplayStore.from_url(url, prefix=f"hemproto-bench:{os.getpid()}:")
         memory = hemproto.MemoryReplayStore(max_entries=rounds * calls * 4)
         print(
@@ -184,7 +188,53 @@ def main() -> None:
                 f"Backend.process_async, RedisReplayStore, {concurrency} in flight",
                 lambda c=concurrency: time_async(on_redis_async, checks(), c),  # type: ignore[misc]
             )
+        if process is not None:
+            faults(process, on_redis, checks)
         store.close()
+
+
+def faults(
+    process: subprocess.Popen[bytes],
+    backend: hemproto.Backend,
+    checks: Callable[[], list[dict[str, str]]],
+) -> None:
+    """How long a check takes to be refused (503) when Redis is paused, then stopped."""
+    needed = 5 + 100 + 1000 + 200
+    batches: list[list[dict[str, str]]] = []
+    while sum(len(batch) for batch in batches) < needed:
+        batches.append(checks())
+    bodies = iter([body for batch in batches for body in batch])
+
+    def refused() -> float:
+        start = time.perf_counter()
+        if backend.process(next(bodies)).status != 503:
+            raise AssertionError("answered without Redis")
+        return time.perf_counter() - start
+
+    async def refused_at_once(count: int) -> float:
+        start = time.perf_counter()
+        results = await asyncio.gather(*[backend.process_async(next(bodies)) for _ in range(count)])
+        if any(result.status != 503 for result in results):
+            raise AssertionError("answered without Redis")
+        return time.perf_counter() - start
+
+    print("faults (default timeouts: 0.5 s to connect, 0.5 s per reply, 0.5 s for the pool)")
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        paused = [refused() for _ in range(5)]
+        print(f"  Redis paused: Backend.process refused in {statistics.median(paused):.3f} s "
+              f"(median of 5; {min(paused):.3f} to {max(paused):.3f})")  # fmt: skip
+        for count in (100, 1000):
+            wall = asyncio.run(refused_at_once(count))
+            print(f"  Redis paused: {count} Backend.process_async at once, all refused "
+                  f"within {wall:.3f} s")  # fmt: skip
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+    process.kill()
+    process.wait(timeout=10)
+    down = [refused() for _ in range(200)]
+    print(f"  Redis stopped: Backend.process refused in {statistics.median(down) * 1e6:.0f} us "
+          f"(median of 200)")  # fmt: skip
 
 
 if __name__ == "__main__":

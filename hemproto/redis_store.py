@@ -297,11 +297,16 @@ class RedisReplayStore:
     ) -> RedisReplayStore:
         """A store for ``redis://[[user]:password@]host[:port][/db]`` (``rediss://`` for TLS).
 
-        ``socket_timeout`` bounds each reply, ``socket_connect_timeout`` each connection
-        attempt and ``pool_timeout`` the wait for a free connection when
-        ``max_connections`` are busy. With the defaults a call that Redis cannot answer
-        fails within about 1 s (a fresh connection: 0.5 s to connect, 0.5 s for the first
-        reply) and never more than 1.5 s (plus the pool wait). ``password``, when given,
+        Every wait is bounded: ``pool_timeout`` for a free connection when
+        ``max_connections`` are busy, ``socket_connect_timeout`` to connect, and
+        ``socket_timeout`` for each reply (a new connection's handshake included). A Redis
+        that does not answer makes a call fail after one of these waits: 0.5 s with the
+        defaults, measured against a paused redis-server. A Redis that answers every step
+        just within its limit costs the sum of the waits: pool, connect, then one reply
+        each for AUTH (with a password), SELECT (a database other than 0) and the command,
+        at most 2.5 s with the defaults. A Redis that refuses connections fails a call at
+        once. Nothing is retried. ``max_connections`` holds per pool (the blocking pool and
+        each event loop's). ``password``, when given,
         replaces the URL's (so that it need not sit in a URL on a command line).
         ``connection_options`` go to redis-py's connections unchanged (e.g. ``ssl_ca_certs``
         for ``rediss://``).
@@ -324,6 +329,9 @@ class RedisReplayStore:
             "socket_connect_timeout": socket_connect_timeout,
             "max_connections": max_connections,
             "timeout": pool_timeout,
+            # RESP2: a new connection to database 0 without a password sends no handshake
+            # at all (RESP3 first spends a round trip on HELLO); one SET needs nothing more.
+            "protocol": 2,
             **_NO_CLIENT_SETINFO,
             **connection_options,
         }

@@ -32,17 +32,19 @@ from .errors import (
     HemProtoError,
     InvalidKey,
     KeyAgreementError,
+    KeyFileError,
     MalformedToken,
     RelayError,
+    ReleaseFileError,
     ReplayedNonce,
     ReplayStoreUnavailable,
     UnknownKey,
 )
 from .jws import DEFAULT_HEADER, MAX_TOKEN_LENGTH, DecodedToken, decode_ejwt, sign_ejwt, verify_ejwt
 from .relay import RelayOutcome, relay_checkin, relay_checkin_async
-from .releases import Decision, Policy, Release, ReleaseRegistry
+from .releases import Decision, Policy, Release, ReleaseFileWatcher, ReleaseRegistry
 from .replay import MemoryReplayStore, ReplayStore, replay_key
-from .x25519 import KeyPair, x25519_keypair, x25519_public, x25519_shared
+from .x25519 import KeyPair, read_public_key, x25519_keypair, x25519_public, x25519_shared
 
 __version__ = "0.1.0"
 
@@ -68,6 +70,7 @@ __all__ = [
     "HemProtoError",
     "InvalidKey",
     "KeyAgreementError",
+    "KeyFileError",
     "KeyPair",
     "MalformedToken",
     "MemoryReplayStore",
@@ -75,6 +78,8 @@ __all__ = [
     "RelayError",
     "RelayOutcome",
     "Release",
+    "ReleaseFileError",
+    "ReleaseFileWatcher",
     "ReleaseRegistry",
     "ReplayStore",
     "ReplayStoreUnavailable",
@@ -91,6 +96,7 @@ __all__ = [
     "from_cbor",
     "parse_check",
     "parse_checked",
+    "read_public_key",
     "relay_checkin",
     "relay_checkin_async",
     "replay_key",

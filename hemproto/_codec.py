@@ -8,7 +8,6 @@ Both backends export the same five functions with identical behaviour.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -29,6 +28,8 @@ __all__ = [
 ]
 
 SCRATCH_SIZE = 8192
+# Idle scratch buffers kept for reuse; more exist only while more calls are in flight.
+SCRATCH_KEPT = 32
 TOKEN_PACK_LIMIT = 1 << 21  # hemx_token_decode in csrc/build_codec.py packs offsets in 21 bits
 
 python_backend = SimpleNamespace(
@@ -59,37 +60,50 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
     from_buffer = ffi.from_buffer
     unpack = ffi.unpack
     null = ffi.NULL
-    # Each thread decodes into its own scratch buffer: allocating one per call costs more than
-    # the decoding. Per thread, because cffi releases the GIL during the C call; the result is
-    # copied out (unpack) before the buffer can be used again. Larger outputs get their own.
-    scratch = threading.local()
+    # Outputs up to SCRATCH_SIZE bytes go to a scratch buffer taken from a free list:
+    # allocating one per call costs more than the decoding. A call owns the buffer it took
+    # until it has copied its result out (unpack) and given the buffer back, so no two calls
+    # in flight ever share one: not two threads (cffi releases the GIL during the C call),
+    # and not a call and the Python signal handler that CPython may run on the same thread
+    # just after the C call returns, which can call hemproto too. list.pop and list.append
+    # are atomic; an empty list means every buffer is in use, and the call makes a new one.
+    # One list for all threads is cheaper than a thread-local lookup. A call that raises
+    # between taking and giving back drops its buffer, which is merely not reused.
+    scratch: list[Any] = []
+    take = scratch.pop
+    give = scratch.append
+    scratch_size = SCRATCH_SIZE
+    kept = SCRATCH_KEPT
 
-    def _out(cap: int) -> Any:
-        if cap > SCRATCH_SIZE:
+    def _take(cap: int) -> Any:
+        # Callers give back only what they took from here, and only when cap <= scratch_size.
+        if cap > scratch_size:
             return alloc("char[]", cap)
         try:
-            return scratch.buffer
-        except AttributeError:
-            scratch.buffer = alloc("char[]", SCRATCH_SIZE)
-            return scratch.buffer
+            return take()
+        except IndexError:
+            return alloc("char[]", scratch_size)
+
+    def _give(out: Any, cap: int) -> None:
+        if cap <= scratch_size and len(scratch) < kept:
+            give(out)
 
     def _pointer(data: BytesLike) -> Any:
         # bytes go to `const char *` without a copy; other buffers need a view.
         return data if type(data) is bytes else from_buffer(data)
 
-    def b64url_encode(data: BytesLike) -> str:
-        data = as_bytes(data)
-        n = len(data)
-        out = _out(n // 3 * 4 + 4)
-        written = lib.hemx_b64url_encode(_pointer(data), n, out, n // 3 * 4 + 4)
-        return unpack(out, written).decode("ascii")  # type: ignore[no-any-return]
+    def _encoder(c_function: Any) -> Any:
+        def encode(data: BytesLike) -> str:
+            data = as_bytes(data)
+            n = len(data)
+            cap = n // 3 * 4 + 4
+            out = _take(cap)
+            written = c_function(_pointer(data), n, out, cap)
+            result = unpack(out, written)
+            _give(out, cap)
+            return result.decode("ascii")  # type: ignore[no-any-return]
 
-    def b64_encode(data: BytesLike) -> str:
-        data = as_bytes(data)
-        n = len(data)
-        out = _out(n // 3 * 4 + 4)
-        written = lib.hemx_b64_encode(_pointer(data), n, out, n // 3 * 4 + 4)
-        return unpack(out, written).decode("ascii")  # type: ignore[no-any-return]
+        return encode
 
     def _decoder(c_function: Any, alphabet: str) -> Any:
         def decode(text: str | BytesLike) -> bytes:
@@ -103,16 +117,26 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
                 data = as_ascii(text)
             n = len(data)
             cap = n // 4 * 3 + 3
-            try:  # _out(cap), inlined: this is the hottest call in the library
-                out = scratch.buffer if cap <= SCRATCH_SIZE else alloc("char[]", cap)
-            except AttributeError:
-                out = _out(cap)
             pointer = data if type(data) is bytes else from_buffer(data)
-            written = c_function(pointer, n, out, cap, null)
-            if written >= 0:
-                return unpack(out, written)  # type: ignore[no-any-return]
+            if cap <= scratch_size:  # _take and _give, inlined: the hottest call there is
+                try:
+                    out = take()
+                except IndexError:
+                    out = alloc("char[]", scratch_size)
+                written = c_function(pointer, n, out, cap, null)
+                if written >= 0:
+                    result = unpack(out, written)
+                    if len(scratch) < kept:
+                        give(out)
+                    return result  # type: ignore[no-any-return]
+            else:
+                out = alloc("char[]", cap)
+                written = c_function(pointer, n, out, cap, null)
+                if written >= 0:
+                    return unpack(out, written)  # type: ignore[no-any-return]
             offset = ffi.new("size_t *")
             code = c_function(pointer, n, out, cap, offset)
+            _give(out, cap)
             raise encoding_error(code, offset[0], text, data, alphabet)
 
         return decode
@@ -137,14 +161,14 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
             return _pycodec.split_token(text)
         n = len(data)
         cap = n // 4 * 3 + 3
-        try:
-            out = scratch.buffer if cap <= SCRATCH_SIZE else alloc("char[]", cap)
-        except AttributeError:
-            out = _out(cap)
+        out = _take(cap)
         packed = token_decode(data, n, out, cap)
         if packed < 0:
+            _give(out, cap)
             return None
-        return packed & 0x1FFFFF, packed >> 21 & 0x1FFFFF, unpack(out, packed >> 42)
+        result = packed & 0x1FFFFF, packed >> 21 & 0x1FFFFF, unpack(out, packed >> 42)
+        _give(out, cap)
+        return result
 
     check_scan = lib.hemx_check_scan
     check_fields = _pycodec.CHECK_FIELDS
@@ -153,30 +177,40 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
     view = ffi.buffer
     signed_shift = _pycodec.CHECK_SIGNED_SHIFT
 
+    # The scan's own free list (see scratch above): each entry is a buffer and a view of it,
+    # made together once.
+    check_scratch: list[tuple[Any, Any]] = []
+    take_check = check_scratch.pop
+    give_check = check_scratch.append
+
     def scan_check(text: str) -> _pycodec.ScannedCheck | None:
         try:
             data = text.encode("ascii")
         except UnicodeEncodeError:
             return None
-        try:  # the thread's scratch buffer and a view of it, made once
-            out, fields = scratch.check
-        except AttributeError:
-            out = _out(check_size)
-            scratch.check = out, view(out, check_size)
-            fields = scratch.check[1]
+        try:
+            out, fields = entry = take_check()
+        except IndexError:
+            out = alloc("char[]", check_size)
+            entry = out, (fields := view(out, check_size))
         packed = check_scan(data, len(data), out)
-        if packed < 0:
+        values = unpack_fields(fields) if packed >= 0 else None
+        if len(check_scratch) < kept:
+            give_check(entry)
+        if values is None:
             return None
-        return packed, unpack_fields(fields), data[: packed >> signed_shift]
+        return packed, values, data[: packed >> signed_shift]
 
     mac_size = 32
     c_hmac = lib.hemx_hmac_sha256
     c_verify = lib.hemx_hs256_verify
 
     def hs256(key: bytes, message: bytes) -> bytes:
-        out = _out(mac_size)
+        out = _take(mac_size)
         c_hmac(key, len(key), message, len(message), out)
-        return unpack(out, mac_size)  # type: ignore[no-any-return]
+        mac = unpack(out, mac_size)
+        _give(out, mac_size)
+        return mac  # type: ignore[no-any-return]
 
     def hs256_verify(key: bytes, message: bytes, mac: bytes) -> bool:
         return len(mac) == mac_size and c_verify(key, len(key), message, len(message), mac) == 1
@@ -187,9 +221,9 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
 
     return SimpleNamespace(
         name="c",
-        b64url_encode=b64url_encode,
+        b64url_encode=_encoder(lib.hemx_b64url_encode),
         b64url_decode=_decoder(lib.hemx_b64url_decode, "base64url"),
-        b64_encode=b64_encode,
+        b64_encode=_encoder(lib.hemx_b64_encode),
         b64_decode=_decoder(lib.hemx_b64_decode, "base64"),
         ct_equal=ct_equal,
         split_token=split_token,

@@ -153,12 +153,14 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
     token_decode = lib.hemx_token_decode
 
     def split_token(text: str) -> tuple[int, int, bytes] | None:
+        # Beyond what the packed result can carry; measured before the text is copied (an
+        # ASCII text has as many bytes as characters, and any other is refused either way).
+        if len(text) >= TOKEN_PACK_LIMIT:
+            return _pycodec.split_token(text)
         try:
             data = text.encode("ascii")
         except UnicodeEncodeError:
             return None
-        if len(data) >= TOKEN_PACK_LIMIT:  # beyond what the packed result can carry
-            return _pycodec.split_token(text)
         n = len(data)
         cap = n // 4 * 3 + 3
         out = _take(cap)
@@ -177,6 +179,7 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
     view = ffi.buffer
     signed_shift = _pycodec.CHECK_SIGNED_SHIFT
 
+    check_max_length = _pycodec.CHECK_MAX_LENGTH
     # The scan's own free list (see scratch above): each entry is a buffer and a view of it,
     # made together once.
     check_scratch: list[tuple[Any, Any]] = []
@@ -184,6 +187,8 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
     give_check = check_scratch.append
 
     def scan_check(text: str) -> _pycodec.ScannedCheck | None:
+        if len(text) > check_max_length:  # before the copy: no such text can match
+            return None
         try:
             data = text.encode("ascii")
         except UnicodeEncodeError:

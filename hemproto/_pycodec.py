@@ -36,6 +36,7 @@ __all__ = [
     "b64_encode",
     "b64url_decode",
     "b64url_encode",
+    "byte_length",
     "ct_equal",
     "encoding_error",
     "hs256",
@@ -79,6 +80,19 @@ def as_bytes(data: object, what: str = "data") -> BytesLike:
         if not data.c_contiguous:
             return data.tobytes()
         return data if data.format == "B" and data.ndim == 1 else data.cast("B")
+    raise TypeError(f"{what} must be bytes-like, not {type(data).__name__}")
+
+
+def byte_length(data: object, what: str = "data") -> int:
+    """The size in bytes of a bytes-like ``data``, measured without copying it, else TypeError.
+
+    Callers compare it to their cap before any copy (a memoryview's len() counts elements,
+    and copying a strided one is the only way to get its bytes).
+    """
+    if isinstance(data, (bytes, bytearray)):
+        return len(data)
+    if isinstance(data, memoryview):
+        return data.nbytes
     raise TypeError(f"{what} must be bytes-like, not {type(data).__name__}")
 
 
@@ -240,6 +254,24 @@ _CHECK_SHAPE = re.compile(
 )
 _NO_UIS = bytes(32)
 
+
+def _b64url_length(size: int) -> int:
+    return (size * 4 + 2) // 3
+
+
+# Every field has a fixed size, so no text longer than a check with uis has the shape:
+# scanners refuse one by its length, before copying it. The payload: the braces, then
+# '"name":"<padded base64>",' per claim (jti iss qid aud fws bls uis csn), less one comma.
+_CLAIM_SIZES = (32, 32, 32, 32, 64, 64, 32, 16)
+_LONGEST_PAYLOAD = 2 + sum(len('"jti":"",') + (size + 2) // 3 * 4 for size in _CLAIM_SIZES) - 1
+CHECK_MAX_LENGTH = (
+    _b64url_length(len(CHECK_HEADERS[0]))
+    + 1
+    + _b64url_length(_LONGEST_PAYLOAD)
+    + 1
+    + _b64url_length(CHECK_FIELDS.size - sum(_CLAIM_SIZES))
+)
+
 ScannedCheck = tuple[int, tuple[bytes, ...], bytes]
 
 
@@ -250,6 +282,8 @@ def scan_check(text: str) -> ScannedCheck | None:
     text as bytes), or None for any other token: the caller then takes the general path,
     which accepts the same tokens with the same fields and explains every refusal.
     """
+    if len(text) > CHECK_MAX_LENGTH:
+        return None
     try:
         data = text.encode("ascii")
     except UnicodeEncodeError:

@@ -14,7 +14,7 @@ import cbor2
 from . import _codec
 from ._json import MAX_DEPTH as JSON_MAX_DEPTH
 from ._json import MAX_SAFE_INTEGER, dumps_compact
-from ._pycodec import BytesLike, as_bytes
+from ._pycodec import BytesLike, as_bytes, byte_length
 from .errors import EncodingError, HemProtoError, MalformedToken
 from .jws import SIGNATURE_SIZE, DecodedToken, decode_ejwt
 
@@ -339,11 +339,11 @@ def from_cbor(data: BytesLike) -> str:
     where known) for a faulty envelope, and MalformedToken with decode_ejwt's segment for
     a well-formed envelope carrying a token hemproto refuses. TypeError if not bytes-like.
     """
-    view = as_bytes(data, "data")
-    if len(view) > MAX_CBOR_LENGTH:
-        # Before the copy below, so an oversized buffer costs nothing.
+    # Measured before any copy (as_bytes copies a strided view), so an oversized buffer
+    # costs nothing.
+    if byte_length(data, "data") > MAX_CBOR_LENGTH:
         raise _cbor_error(f"input is longer than {MAX_CBOR_LENGTH} bytes")
-    token = _rebuild(bytes(view))
+    token = _rebuild(bytes(as_bytes(data, "data")))
     try:
         return decode_ejwt(token).token
     except MalformedToken as exc:

@@ -235,8 +235,16 @@ def _string(body: JsonBody, name: str, status: int | None) -> str:
     return value
 
 
+# newfws and newuis are standard base64 of 64 and 32 bytes (88 and 44 characters): a longer
+# text than this is refused by its length, before it is decoded.
+_MAX_FIELD_TEXT = 1024
+
+
 def _base64(body: JsonBody, name: str, size: int, status: int | None) -> bytes:
     text = _string(body, name, status)
+    if len(text) > _MAX_FIELD_TEXT:
+        message = f"post_device: {name!r} must be {size} bytes, got {len(text)} characters"
+        raise RelayError(message, step="post_device", status=status)
     try:
         raw = _codec.b64_decode(text)
     except HemProtoError as exc:

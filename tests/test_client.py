@@ -13,6 +13,7 @@ import asyncio
 import datetime
 import gzip
 import hashlib
+import inspect
 import ipaddress
 import json
 import logging
@@ -41,10 +42,11 @@ from hemproto import (
     RelayOutcome,
     Release,
     ReleaseRegistry,
+    checkin_cli,
 )
 from hemproto import cli as hemproto_cli
 from hemproto.asgi import backend_app, device_app
-from hemproto.client import checkin, checkin_async, parse_pin
+from hemproto.client import DEFAULT_BACKEND_URL, checkin, checkin_async, parse_pin
 from hemproto.device import FLS_LOCKED
 from hemproto.errors import RelayError, RelayNetworkError
 
@@ -976,3 +978,11 @@ def test_the_installed_command_checks_a_device_in(harness: Harness, tmp_path: Pa
     assert (result.returncode, result.stderr) == (0, "")
     assert json.loads(result.stdout)["result"] == "completed"
     assert world.counts() == (1, 1, 1)
+
+
+def test_the_command_defaults_are_the_clients() -> None:
+    # checkin_cli repeats them so that --help works without httpx; they must not drift.
+    defaults = inspect.signature(checkin).parameters
+    assert checkin_cli._DEFAULT_BACKEND == DEFAULT_BACKEND_URL == defaults["backend_url"].default
+    assert checkin_cli._DEFAULT_TIMEOUT == defaults["timeout"].default
+    assert checkin_cli._DEFAULT_ATTEMPTS == defaults["attempts"].default

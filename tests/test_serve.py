@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import signal
+import socket
 import ssl
 import time
 from pathlib import Path
@@ -330,3 +331,14 @@ def test_python_m_hemproto_serve_runs_the_same_command(key_file: Path, tmp_path:
         assert child.stderr().startswith("hemproto: KeyFileError: ")
     finally:
         child.close()
+
+
+def test_the_listening_socket_names_tcp_so_answers_are_not_delayed() -> None:
+    # asyncio turns Nagle off (TCP_NODELAY) only on sockets whose protocol is IPPROTO_TCP;
+    # with it on, each answer waited ~40 ms for the client's delayed ACK.
+    sock = serve._bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockname()[1] != 0
+    finally:
+        sock.close()

@@ -41,10 +41,9 @@ are documented ``ssl`` API; no private httpx or httpcore attribute is touched. T
 context refuses TLS renegotiation, so the peer cannot change certificates after the check,
 and accepts nothing older than TLS 1.2.
 
-The backend is verified against the system trust store, or against ``backend_ca`` only.
-``backend_verify=False`` turns that off (the reply's MAC, which only the trusted backend can
-make, is what the device relies on; verification keeps the device's claims private and the
-backend genuine). Plain ``http://`` URLs use no TLS and refuse every TLS option.
+The backend is always verified: against the system trust store, or against ``backend_ca``
+only (a private backend's CA). There is no switch to turn that off. Plain ``http://``
+URLs use no TLS and refuse every TLS option.
 ``ssl.create_default_context()`` is built once per process and shared.
 
 Timeouts
@@ -266,22 +265,13 @@ def _device_context(
     return _system_context()
 
 
-def _backend_context(
-    scheme: str, backend_ca: _StrPath | None, backend_verify: bool
-) -> ssl.SSLContext:
-    if type(backend_verify) is not bool:
-        raise TypeError("backend_verify must be a bool")
+def _backend_context(scheme: str, backend_ca: _StrPath | None) -> ssl.SSLContext:
     if scheme == "http":
-        if backend_ca is not None or not backend_verify:
+        if backend_ca is not None:
             raise ValueError("backend TLS options need an https:// backend URL")
         return _system_context()  # never used: plain HTTP makes no TLS connection
     if backend_ca is not None:
-        if not backend_verify:
-            raise ValueError("backend_ca and backend_verify=False exclude each other")
         return _ca_context(backend_ca)
-    if not backend_verify:
-        log.warning("the backend's TLS certificate is not verified (backend_verify=False)")
-        return _unverified_context()
     return _system_context()
 
 
@@ -347,7 +337,6 @@ def _plan(
     device_pin: str | None,
     insecure_device: bool,
     backend_ca: _StrPath | None,
-    backend_verify: bool,
     timeout: float | httpx.Timeout,
     attempts: int,
     retry_delay: float,
@@ -366,7 +355,7 @@ def _plan(
         checkin_url=_checkin_url(device_url),
         backend_url=backend_url,
         device_tls=_device_context(device_scheme, device_ca, device_pin, insecure_device),
-        backend_tls=_backend_context(backend_scheme, backend_ca, backend_verify),
+        backend_tls=_backend_context(backend_scheme, backend_ca),
         timeout=httpx_timeout,
         step_budget=step_budget,
         attempts=attempts,
@@ -599,7 +588,6 @@ def checkin(
     device_pin: str | None = None,
     insecure_device: bool = False,
     backend_ca: _StrPath | None = None,
-    backend_verify: bool = True,
     timeout: float | httpx.Timeout = 10.0,
     attempts: int = 3,
     retry_delay: float = 0.5,
@@ -620,7 +608,6 @@ def checkin(
         device_pin,
         insecure_device,
         backend_ca,
-        backend_verify,
         timeout,
         attempts,
         retry_delay,
@@ -661,7 +648,6 @@ async def checkin_async(
     device_pin: str | None = None,
     insecure_device: bool = False,
     backend_ca: _StrPath | None = None,
-    backend_verify: bool = True,
     timeout: float | httpx.Timeout = 10.0,
     attempts: int = 3,
     retry_delay: float = 0.5,
@@ -674,7 +660,6 @@ async def checkin_async(
         device_pin,
         insecure_device,
         backend_ca,
-        backend_verify,
         timeout,
         attempts,
         retry_delay,

@@ -548,6 +548,18 @@ def test_the_backend_is_verified_against_the_system_store_or_backend_ca(
     assert world.counts() == (2, 1, 1)
 
 
+def test_there_is_no_switch_to_skip_the_backend_check() -> None:
+    import inspect
+
+    from hemproto import client
+
+    for function in (client.checkin, client.checkin_async):
+        names = set(inspect.signature(function).parameters)
+        assert not {name for name in names if "verify" in name or "insecure_backend" in name}
+    with pytest.raises(TypeError):
+        client.checkin("http://127.0.0.1:9", backend_verify=False)  # type: ignore[call-arg]
+
+
 # --- timeouts, dead servers and retries -----------------------------------------------------------
 
 

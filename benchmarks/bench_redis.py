@@ -63,7 +63,7 @@ def redis_for_the_run(url: str | None) -> Iterator[tuple[str, subprocess.Popen[b
             yield f"redis://127.0.0.1:{port}/0", process
         finally:
             if process.poll() is None:
-                os.kill(process.pid, signal.SIGCONT)
+                process.send_signal(signal.SIGCONT)
                 process.kill()
                 process.wait(timeout=10)
 
@@ -219,7 +219,7 @@ def faults(
         return time.perf_counter() - start
 
     print("faults (default timeouts: 0.5 s to connect, 0.5 s per reply, 0.5 s for the pool)")
-    os.kill(process.pid, signal.SIGSTOP)
+    process.send_signal(signal.SIGSTOP)
     try:
         paused = [refused() for _ in range(5)]
         print(f"  Redis paused: Backend.process refused in {statistics.median(paused):.3f} s "
@@ -229,7 +229,7 @@ def faults(
             print(f"  Redis paused: {count} Backend.process_async at once, all refused "
                   f"within {wall:.3f} s")  # fmt: skip
     finally:
-        os.kill(process.pid, signal.SIGCONT)
+        process.send_signal(signal.SIGCONT)
     process.kill()
     process.wait(timeout=10)
     down = [refused() for _ in range(200)]

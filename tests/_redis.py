@@ -116,14 +116,17 @@ class RedisServer:
         self.kill()
         self.start()
 
+    # Signals go through Popen, which never signals a process it has already reaped (its
+    # pid may belong to another process by then).
+
     def pause(self) -> None:
         assert self.process is not None
-        os.kill(self.process.pid, signal.SIGSTOP)
+        self.process.send_signal(signal.SIGSTOP)
         self.paused = True
 
     def resume(self) -> None:
         assert self.process is not None
-        os.kill(self.process.pid, signal.SIGCONT)
+        self.process.send_signal(signal.SIGCONT)
         self.paused = False
 
     def kill(self) -> None:
@@ -132,7 +135,7 @@ class RedisServer:
             return
         with contextlib.suppress(ProcessLookupError):
             if self.paused:
-                os.kill(process.pid, signal.SIGCONT)
+                process.send_signal(signal.SIGCONT)
             process.kill()
         self.paused = False
         process.wait(timeout=10)

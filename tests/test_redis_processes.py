@@ -9,6 +9,7 @@ timeouts, and kills every process it started (each runs in a process group of it
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -75,19 +76,26 @@ class ServeBackend:
             time.sleep(0.05)
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        # Whatever is left of the group (a worker that outlived its parent).
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if self.process.poll() is None:
-            self.process.wait(timeout=10)
+        """SIGTERM to the process group, then SIGKILL to whatever is left of it.
+
+        The group's id is the leader's pid, which stays reserved only until the leader is
+        reaped: so the leader is reaped last, and a group whose leader was already reaped
+        is never signalled (that pid may belong to someone else's process by now).
+        """
+        pid = self.process.pid
+        if self.process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            # Has the leader exited? Asked without reaping it (WNOWAIT).
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                break
+            time.sleep(0.02)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)  # workers that outlived their parent
+        self.process.wait(timeout=10)
 
 
 @pytest.fixture()

@@ -14,6 +14,8 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 REQUIRE_C = os.environ.get("HEMPROTO_REQUIRE_C") == "1"
+# The C library's sources, as csrc/Makefile's LIB_NAMES lists them.
+LIBRARY = ("hemcodec", "hemcheck", "hemmac", "hemjson")
 
 # The Python side passes bytes objects straight through, which cffi allows for `char *`
 # parameters; these static shims adapt them to the library's unsigned char signatures.
@@ -38,12 +40,15 @@ int hemx_hs256_verify(const char *key, size_t key_len, const char *msg, size_t n
                       const char *mac);
 int hem_sha256_accelerated(void);
 int hem_sha256_select(int force_portable);
+size_t hem_json_work_size(size_t text_len);
+long long hemx_json_scan(const char *text, size_t n, char *work, size_t work_size);
 """
 
 SHIMS = """
 #include "hemcodec.h"
 #include "hemcheck.h"
 #include "hemmac.h"
+#include "hemjson.h"
 static ptrdiff_t hemx_b64url_encode(const char *in, size_t n, char *out, size_t cap)
 { return hem_b64url_encode((const unsigned char *)in, n, out, cap); }
 static ptrdiff_t hemx_b64_encode(const char *in, size_t n, char *out, size_t cap)
@@ -76,6 +81,15 @@ static void hemx_hmac_sha256(const char *k, size_t kn, const char *m, size_t n, 
 { hem_hmac_sha256(k, kn, m, n, (unsigned char *)out); }
 static int hemx_hs256_verify(const char *k, size_t kn, const char *m, size_t n, const char *mac)
 { return hem_hs256_verify(k, kn, m, n, (const unsigned char *)mac); }
+/* The verdict packed as kind | flags << 4 | offset << 8 (offsets stay below 2**31), or -1
+ * when the work area is too small or the text too long. */
+static long long hemx_json_scan(const char *t, size_t n, char *work, size_t size)
+{
+    hem_json_verdict v;
+    if (hem_json_scan(t, n, work, size, &v) != 0)
+        return -1;
+    return (long long)v.kind | (long long)v.flags << 4 | (long long)v.offset << 8;
+}
 """
 
 ffi = FFI()
@@ -83,7 +97,7 @@ ffi.cdef(CDEF)
 ffi.set_source(
     "hemproto._hemcodec",
     SHIMS,
-    sources=[os.path.relpath(HERE / name) for name in ("hemcodec.c", "hemcheck.c", "hemmac.c")],
+    sources=[os.path.relpath(HERE / f"{name}.c") for name in LIBRARY],
     include_dirs=[os.path.relpath(HERE)],
     extra_compile_args=["-std=c99"] if os.name != "nt" else [],
     optional=not REQUIRE_C,

@@ -1,0 +1,475 @@
+/*
+ * Self-test for hemjson: hem_json_scan against the verdicts stated in hemjson.h.
+ *
+ * Table-driven cases name a text and the kind, offset and flags it must get: every kind,
+ * the boundaries of the number rules (2**53 - 1, and the smallest magnitude that rounds to
+ * an infinite double), the order of events, duplicate names spelled with and without
+ * escapes, in small objects (compared pair by pair) and large ones (sorted). Properties
+ * over generated texts: a proper prefix of a clean text is refused only for ending early;
+ * the work area's contents and alignment never change a verdict; a repeat hidden among
+ * many names is always the one reported.
+ *
+ * Every text is copied into an exactly sized heap block, so that a run under valgrind or
+ * AddressSanitizer also catches any read past text_len.
+ */
+#include "hemjson.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+
+/* A mistake in this file, not in the library: stop at once. */
+static void fatal(const char *what)
+{
+    fprintf(stderr, "test error: %s\n", what);
+    exit(2);
+}
+
+/* The verdict on text[0, len), scanned from an exact copy with a fresh work area whose
+ * bytes are `fill` and whose start is `shift` bytes past an aligned block. */
+static hem_json_verdict scan_with(const char *text, size_t len, unsigned char fill, size_t shift)
+{
+    hem_json_verdict v = {-1, 99u, 12345u};
+    size_t size = hem_json_work_size(len);
+    char *copy = dup_exact(text, len);
+    unsigned char *block = xmalloc(size + shift);
+    int r;
+
+    memset(block, fill, size + shift);
+    r = hem_json_scan(len ? copy : NULL, len, block + shift, size, &v);
+    if (r != 0)
+        fatal("hem_json_scan refused a work area of hem_json_work_size bytes");
+    free(block);
+    free(copy);
+    return v;
+}
+
+static hem_json_verdict scan_n(const char *text, size_t len)
+{
+    hem_json_verdict v = scan_with(text, len, 0x00u, 0);
+    hem_json_verdict again = scan_with(text, len, 0xA5u, 3);
+
+    CHECKF(v.kind == again.kind && v.flags == again.flags && v.offset == again.offset,
+           "work area contents or alignment changed the verdict on \"%.60s\"", text);
+    return v;
+}
+
+static const char *const kind_names[] = {"CLEAN",   "UTF8",   "DEPTH",    "SYNTAX",
+                                         "INTEGER", "NUMBER", "CONSTANT", "DUPLICATE"};
+
+static const char *kind_name(int kind)
+{
+    return kind >= 0 && kind <= 7 ? kind_names[kind] : "?";
+}
+
+#define EXPECT(text, kind, offset, flags)                                                          \
+    expect_at(__FILE__, __LINE__, text, strlen(text), kind, offset, flags)
+#define EXPECT_N(text, len, kind, offset, flags)                                                   \
+    expect_at(__FILE__, __LINE__, text, len, kind, offset, flags)
+
+static void expect_at(const char *file, int line, const char *text, size_t len, int kind,
+                      size_t offset, unsigned flags)
+{
+    hem_json_verdict v = scan_n(text, len);
+
+    check_at(v.kind == kind && v.offset == offset && v.flags == flags, file, line,
+             "verdict", "\"%.70s\": got %s at %zu flags %u, expected %s at %zu flags %u", text,
+             kind_name(v.kind), v.offset, v.flags, kind_name(kind), offset, flags);
+}
+
+/* ---- the cases ------------------------------------------------------------------------------ */
+
+static void test_clean(void)
+{
+    EXPECT("{}", HEM_JSON_CLEAN, 0, 0);
+    EXPECT(" \t\r\n[]\n", HEM_JSON_CLEAN, 4, 0);
+    EXPECT("{\"a\":[1,-2.5e-3,true,false,null,\"x\",{}],\"b\":{\"a\":0}}", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0041\\u00e9\"", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("  -0", HEM_JSON_CLEAN, 2, 0);
+    EXPECT("0.0e-99999999999999999999999", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("\"\x7f\xc3\xa9\xf0\x9f\x98\x80\"", HEM_JSON_CLEAN, 0, 0); /* DEL, e-acute, emoji */
+    /* Sixteen deep is the cap, not over it. */
+    EXPECT("[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":[[[[[[[[]]]]]]]]}}}}}}}}",
+           HEM_JSON_CLEAN, 0, 0);
+}
+
+static void test_utf8(void)
+{
+    EXPECT("\"\xff\"", HEM_JSON_UTF8, 1, 0);
+    EXPECT("[\"ok\", \"\xc0\x80\"]", HEM_JSON_UTF8, 8, 0);  /* overlong NUL */
+    EXPECT("\"\xe0\x80\xaf\"", HEM_JSON_UTF8, 1, 0);      /* overlong '/' */
+    EXPECT("\"\xed\xa0\x80\"", HEM_JSON_UTF8, 1, 0);      /* a surrogate */
+    EXPECT("\"\xf4\x90\x80\x80\"", HEM_JSON_UTF8, 1, 0);  /* above U+10FFFF */
+    EXPECT("\"ab\xe2\x82", HEM_JSON_UTF8, 3, 0);          /* cut short */
+    EXPECT("\"ab\xe2\x28\xa1\"", HEM_JSON_UTF8, 3, 0);    /* bad continuation */
+    EXPECT("\x80", HEM_JSON_UTF8, 0, 0);
+    /* UTF-8 is checked over the whole text, before the depth and anything else. */
+    EXPECT("[[[[[[[[[[[[[[[[[[[[ \xff", HEM_JSON_UTF8, 21, 0);
+    EXPECT("{\"a\":1,\"a\":2} \xf5", HEM_JSON_UTF8, 14, 0);
+}
+
+static void test_depth(void)
+{
+    EXPECT("[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]", HEM_JSON_DEPTH, 16, 0);
+    EXPECT("{\"a\":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}", HEM_JSON_DEPTH, 20, 0);
+    /* Brackets in strings do not count, escaped quotes do not end a string. */
+    EXPECT("[\"[[[[[[[[[[[[[[[[[[[[\\\"[[[[\"]", HEM_JSON_CLEAN, 0, 0);
+    /* The count runs over the whole text whatever its syntax... */
+    EXPECT("x [[[[[[[[[[[[[[[[[", HEM_JSON_DEPTH, 18, 0);
+    EXPECT("[1,] [[[[[[[[[[[[[[[[[", HEM_JSON_DEPTH, 21, 0);
+    /* ...and whatever a parse would refuse first. */
+    EXPECT("[99999999999999999999, [[[[[[[[[[[[[[[[[", HEM_JSON_DEPTH, 38, 0);
+    EXPECT("{\"a\":1,\"a\":2,\"b\":[[[[[[[[[[[[[[[[[", HEM_JSON_DEPTH, 32, 0);
+    /* Closing brackets lower the count, also below zero. */
+    EXPECT("]]]][[[[[[[[[[[[[[[[[[[[", HEM_JSON_SYNTAX, 0, 0);
+    EXPECT("]]]][[[[[[[[[[[[[[[[[[[[[", HEM_JSON_DEPTH, 24, 0);
+    /* An unterminated string hides every bracket after it. */
+    EXPECT("\"[[[[[[[[[[[[[[[[[[[[", HEM_JSON_SYNTAX, 21, 0);
+    EXPECT("[\"\\\"[[[[[[[[[[[[[[[[[[[[", HEM_JSON_SYNTAX, 24, 0);
+    /* A backslash at the very end takes nothing. */
+    EXPECT("\"\\", HEM_JSON_SYNTAX, 2, 0);
+}
+
+static void test_syntax(void)
+{
+    EXPECT("", HEM_JSON_SYNTAX, 0, 0);
+    EXPECT("   ", HEM_JSON_SYNTAX, 3, 0);
+    EXPECT("\xef\xbb\xbf{}", HEM_JSON_SYNTAX, 0, 0); /* a byte order mark */
+    EXPECT("[1,]", HEM_JSON_SYNTAX, 3, 0);
+    EXPECT("{\"a\":1,}", HEM_JSON_SYNTAX, 7, 0);
+    EXPECT("{\"a\" 1}", HEM_JSON_SYNTAX, 5, 0);
+    EXPECT("{1:1}", HEM_JSON_SYNTAX, 1, 0);
+    EXPECT("[1 2]", HEM_JSON_SYNTAX, 3, 0);
+    EXPECT("[1}", HEM_JSON_SYNTAX, 2, 0);
+    EXPECT("{\"a\":1]", HEM_JSON_SYNTAX, 6, 0);
+    EXPECT("{} x", HEM_JSON_SYNTAX, 3, 0);
+    EXPECT("{}{}", HEM_JSON_SYNTAX, 2, 0);
+    EXPECT("[tru]", HEM_JSON_SYNTAX, 4, 0);
+    EXPECT("[nul", HEM_JSON_SYNTAX, 4, 0);
+    EXPECT("[Na]", HEM_JSON_SYNTAX, 1, 0);
+    EXPECT("[Infinit]", HEM_JSON_SYNTAX, 1, 0);
+    EXPECT("[-Inf]", HEM_JSON_SYNTAX, 2, 0);
+    EXPECT("[-]", HEM_JSON_SYNTAX, 2, 0);
+    EXPECT("-", HEM_JSON_SYNTAX, 1, 0);
+    EXPECT("[+1]", HEM_JSON_SYNTAX, 1, 0);
+    EXPECT("[.5]", HEM_JSON_SYNTAX, 1, 0);
+    EXPECT("01", HEM_JSON_SYNTAX, 1, 0);
+    EXPECT("-01", HEM_JSON_SYNTAX, 2, 0);
+    EXPECT("[1.]", HEM_JSON_SYNTAX, 3, 0);
+    EXPECT("1.e5", HEM_JSON_SYNTAX, 2, 0);
+    EXPECT("1e", HEM_JSON_SYNTAX, 2, 0);
+    EXPECT("1e+", HEM_JSON_SYNTAX, 3, 0);
+    EXPECT("[1ex]", HEM_JSON_SYNTAX, 3, 0);
+    EXPECT("[1.5E-x]", HEM_JSON_SYNTAX, 6, 0);
+    EXPECT("\"abc", HEM_JSON_SYNTAX, 4, 0);
+    EXPECT("\"a\tb\"", HEM_JSON_SYNTAX, 2, 0);
+    EXPECT_N("\"a\0b\"", 5, HEM_JSON_SYNTAX, 2, 0);
+    EXPECT("\"\\x\"", HEM_JSON_SYNTAX, 2, 0);
+    EXPECT("\"\\u12G4\"", HEM_JSON_SYNTAX, 5, 0);
+    EXPECT("\"\\u12", HEM_JSON_SYNTAX, 5, 0);
+    EXPECT("\"\\ud800\\uZZZZ\"", HEM_JSON_SYNTAX, 9, 0);
+    EXPECT("[1,2", HEM_JSON_SYNTAX, 4, 0);
+    EXPECT("{\"a\":", HEM_JSON_SYNTAX, 5, 0);
+    EXPECT("{\"a\"", HEM_JSON_SYNTAX, 4, 0);
+    EXPECT("{", HEM_JSON_SYNTAX, 1, 0);
+}
+
+static void test_numbers(void)
+{
+    EXPECT("[9007199254740991,-9007199254740991]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("[9007199254740992]", HEM_JSON_INTEGER, 1, 0);
+    EXPECT("[1, -9007199254740992]", HEM_JSON_INTEGER, 4, 0);
+    EXPECT("[12345678901234567]", HEM_JSON_INTEGER, 1, 0);
+    EXPECT("[1000000000000000]", HEM_JSON_CLEAN, 0, 0); /* 16 digits, in range */
+    EXPECT("9999999999999999999999999999999999999999", HEM_JSON_INTEGER, 0, 0);
+    /* An integer is read whole before whatever follows it is looked at. */
+    EXPECT("[12345678901234567.]", HEM_JSON_INTEGER, 1, 0);
+    EXPECT("[12345678901234567x", HEM_JSON_INTEGER, 1, 0);
+    EXPECT("12345678901234567", HEM_JSON_INTEGER, 0, 0);
+    /* A fraction or exponent makes a double: no integer rule. */
+    EXPECT("[12345678901234567.0, 1e30]", HEM_JSON_CLEAN, 0, 0);
+
+    /* DBL_MAX is 1.7976931348623157e308; 2**1024 - 2**970 starts 1.797693134862315807937. */
+    EXPECT("[1.7976931348623157e308]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("[1.7976931348623158e308]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("[1.797693134862315807937e308]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("[1.797693134862315807938e308]", HEM_JSON_NUMBER, 1, 0);
+    EXPECT("[1.797693134862315807936999999999e308]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("[1.7976931348623159e308]", HEM_JSON_NUMBER, 1, 0);
+    EXPECT("[-1.7976931348623159e308]", HEM_JSON_NUMBER, 1, 0);
+    EXPECT("[1e308, 1e309]", HEM_JSON_NUMBER, 8, 0);
+    EXPECT("[1E+309]", HEM_JSON_NUMBER, 1, 0);
+    EXPECT("[1e400]", HEM_JSON_NUMBER, 1, 0);
+    EXPECT("[1e99999999999999999999999999]", HEM_JSON_NUMBER, 1, 0);
+    EXPECT("[1e-99999999999999999999999999]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("[1000e305, 10000e305]", HEM_JSON_NUMBER, 11, 0);
+    EXPECT("[0.000001e314, 0.000001e315]", HEM_JSON_NUMBER, 15, 0);
+    EXPECT("[0e999999, 0.000e400, -0.0E+1000]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("[0.1e310]", HEM_JSON_NUMBER, 1, 0);
+    EXPECT("[0.01e310]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("1.5e309", HEM_JSON_NUMBER, 0, 0);
+    /* The exact threshold, written out in full (309 digits, then ".0"), and one below. */
+    {
+        static const char threshold[] =
+            "179769313486231580793728971405303415079934132710037826936173778980444968"
+            "292764750946649017977587207096330286416692887910946555547851940402630657"
+            "488671505820681908902000708383676273854845817711531764475730270069855571"
+            "366959622842914819860834936475292719074168444365510704342711559699508093"
+            "042880177904174497792";
+        char text[400];
+        size_t n = strlen(threshold);
+        memcpy(text, threshold, n);
+        memcpy(text + n, ".0", 3);
+        EXPECT(text, HEM_JSON_NUMBER, 0, 0);
+        text[n - 1] = '1';
+        EXPECT(text, HEM_JSON_CLEAN, 0, 0);
+        memcpy(text + n, ".99999", 7);
+        EXPECT(text, HEM_JSON_CLEAN, 0, 0);
+        text[n - 1] = '2';
+        memcpy(text + n, ".00001", 7);
+        EXPECT(text, HEM_JSON_NUMBER, 0, 0);
+        /* The same value as 0.<digits>e309. */
+        memcpy(text, "0.", 2);
+        memcpy(text + 2, threshold, n);
+        memcpy(text + 2 + n, "e309", 5);
+        EXPECT(text, HEM_JSON_NUMBER, 0, 0);
+    }
+}
+
+static void test_constants(void)
+{
+    EXPECT("NaN", HEM_JSON_CONSTANT, 0, 0);
+    EXPECT("[1, Infinity]", HEM_JSON_CONSTANT, 4, 0);
+    EXPECT("{\"a\": -Infinity}", HEM_JSON_CONSTANT, 6, 0);
+    /* Read whole, like a number, before what follows. */
+    EXPECT("[NaNx", HEM_JSON_CONSTANT, 1, 0);
+    /* Only where a value starts. */
+    EXPECT("{NaN:1}", HEM_JSON_SYNTAX, 1, 0);
+    EXPECT("[1 NaN]", HEM_JSON_SYNTAX, 3, 0);
+    EXPECT("[\"NaN\", \"Infinity\"]", HEM_JSON_CLEAN, 0, 0);
+}
+
+static void test_duplicates(void)
+{
+    EXPECT("{\"a\":1,\"a\":2}", HEM_JSON_DUPLICATE, 7, 0);
+    EXPECT("{\"a\":1,\"b\":2,\"\\u0061\":3}", HEM_JSON_DUPLICATE, 13, 0);
+    EXPECT("{\"\\n\":1,\"\\u000a\":2}", HEM_JSON_DUPLICATE, 8, 0);
+    EXPECT("{\"\\/\":1,\"/\":2}", HEM_JSON_DUPLICATE, 8, 0);
+    /* A pair of escapes is one code point, the same as its UTF-8. */
+    EXPECT("{\"\xf0\x9f\x98\x80\":1,\"\\ud83d\\ude00\":2}", HEM_JSON_DUPLICATE, 10, 0);
+    /* Lone surrogates compare as themselves (and are flagged). */
+    EXPECT("{\"\\ud800\":1,\"\\ud800\":2}", HEM_JSON_DUPLICATE, 12, 0);
+    EXPECT("{\"\\ud800\":1,\"\\udc00\":2}", HEM_JSON_CLEAN, 0, HEM_JSON_ESCAPED_FORBIDDEN);
+    /* Names differing only in a trailing NUL, or in case, differ. */
+    EXPECT("{\"a\":1,\"a\\u0000\":2,\"A\":3}", HEM_JSON_CLEAN, 0, 0);
+    /* Objects are separate; the first to close with a repeat is the event. */
+    EXPECT("{\"a\":{\"a\":1},\"b\":{\"a\":1}}", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("{\"x\":{\"b\":1,\"b\":2},\"x\":1}", HEM_JSON_DUPLICATE, 12, 0);
+    EXPECT("[{\"b\":1,\"b\":2,], {\"c\":1,\"c\":2}]", HEM_JSON_SYNTAX, 14, 0);
+    /* The repeat reported is the first met in member order: y (third), not x (fourth). */
+    EXPECT("{\"x\":1,\"y\":1,\"y\":1,\"x\":1}", HEM_JSON_DUPLICATE, 13, 0);
+    /* An object that never closes has no duplicate event; a number before it does. */
+    EXPECT("{\"a\":1,\"a\":2", HEM_JSON_SYNTAX, 12, 0);
+    EXPECT("{\"a\":1,\"a\":2,\"b\":1e999}", HEM_JSON_NUMBER, 17, 0);
+    EXPECT("[{\"a\":1,\"a\":2},1e999]", HEM_JSON_DUPLICATE, 8, 0);
+    /* Long names, equal past their first 8 bytes or not. */
+    EXPECT("{\"abcdefghij\":1,\"abcdefghik\":2,\"abcdefghij\":3}", HEM_JSON_DUPLICATE, 31, 0);
+    EXPECT("{\"abcdefgh\":1,\"abcdefghi\":2,\"abcdefg\":3}", HEM_JSON_CLEAN, 0, 0);
+}
+
+static void test_code_points(void)
+{
+    EXPECT("\"\xef\xb7\x90\"", HEM_JSON_CLEAN, 0, HEM_JSON_RAW_NONCHARACTER);     /* U+FDD0 */
+    EXPECT("\"\xef\xbf\xbe\"", HEM_JSON_CLEAN, 0, HEM_JSON_RAW_NONCHARACTER);     /* U+FFFE */
+    EXPECT("\"\xf4\x8f\xbf\xbf\"", HEM_JSON_CLEAN, 0, HEM_JSON_RAW_NONCHARACTER); /* U+10FFFF */
+    EXPECT("\"\xef\xb7\xb0\"", HEM_JSON_CLEAN, 0, 0);                             /* U+FDF0 */
+    EXPECT("[\"\\ud800\"]", HEM_JSON_CLEAN, 0, HEM_JSON_ESCAPED_FORBIDDEN);
+    EXPECT("[\"\\udc00\\ud800\"]", HEM_JSON_CLEAN, 0, HEM_JSON_ESCAPED_FORBIDDEN);
+    EXPECT("[\"\\ufdd0\"]", HEM_JSON_CLEAN, 0, HEM_JSON_ESCAPED_FORBIDDEN);
+    EXPECT("[\"\\uFFFF\"]", HEM_JSON_CLEAN, 0, HEM_JSON_ESCAPED_FORBIDDEN);
+    EXPECT("[\"\\ud83f\\udffe\"]", HEM_JSON_CLEAN, 0, HEM_JSON_ESCAPED_FORBIDDEN); /* U+1FFFE */
+    EXPECT("[\"\\ud83d\\ude00\", \"\\ufdef\\u0041\"]", HEM_JSON_CLEAN, 0,
+           HEM_JSON_ESCAPED_FORBIDDEN);
+    EXPECT("[\"\\ud83d\\ude00\", \"\\ufdf0\"]", HEM_JSON_CLEAN, 0, 0);
+    /* A high surrogate then a plain character, or the end of the string: lone. */
+    EXPECT("[\"\\ud83dx\"]", HEM_JSON_CLEAN, 0, HEM_JSON_ESCAPED_FORBIDDEN);
+    EXPECT("{\"\\ud83d\": 1, \"a\": \"\xef\xbf\xbf\"}", HEM_JSON_CLEAN, 0,
+           HEM_JSON_RAW_NONCHARACTER | HEM_JSON_ESCAPED_FORBIDDEN);
+    /* Flags go only with a clean verdict. */
+    EXPECT("[\"\\ud800\", 1e999]", HEM_JSON_NUMBER, 11, 0);
+}
+
+static void test_work_area(void)
+{
+    hem_json_verdict v = {-1, 0, 0};
+    static const char text[] = "{\"a\":1}";
+    size_t size = hem_json_work_size(sizeof text - 1);
+    unsigned char *work = xmalloc(size);
+
+    CHECK(hem_json_scan(text, sizeof text - 1, work, size - 1, &v) == -1 && v.kind == -1);
+    CHECK(hem_json_scan(text, sizeof text - 1, work, size, &v) == 0 && v.kind == HEM_JSON_CLEAN);
+    CHECK(hem_json_work_size((size_t)HEM_JSON_MAX_LEN + 1u) == (size_t)-1);
+    v.kind = -1;
+    CHECK(hem_json_scan(text, (size_t)HEM_JSON_MAX_LEN + 1u, work, size, &v) == -1 &&
+          v.kind == -1);
+    CHECK(hem_json_scan(NULL, 0, work, size, &v) == 0 && v.kind == HEM_JSON_SYNTAX &&
+          v.offset == 0);
+    free(work);
+}
+
+/* ---- generated texts ------------------------------------------------------------------------ */
+
+#define GEN_CAP 4096
+
+typedef struct {
+    char s[GEN_CAP];
+    size_t n;
+} gen_text;
+
+static void put(gen_text *t, const char *p)
+{
+    size_t k = strlen(p);
+    if (k > GEN_CAP - 1 - t->n)
+        fatal("generated text too long");
+    memcpy(t->s + t->n, p, k);
+    t->n += k;
+    t->s[t->n] = '\0';
+}
+
+static unsigned next(unsigned bound)
+{
+    return xorshift_byte(&rng_state) % bound;
+}
+
+static const char *const scalars[] = {
+    "0", "-1", "2.5", "1e308", "-0.0e-5", "9007199254740991", "true", "false", "null", "\"\"",
+    "\"a\\u00e9\\ud83d\\ude00\"", "\"\xc3\xa9\"", "\"[{\"",
+};
+static const char *const member_names[] = {"a", "b", "\\u0061b", "ab", "\xc3\xa9", "\\u00e9",
+                                           "abcdefghi", "abcdefghj", "", "\\/"};
+
+/* A clean JSON value: no repeated name (each object takes each name at most once, after
+ * decoding: "ab" and "\u0061b", "\xc3\xa9" and "\u00e9" are not used together). */
+static void gen_value(gen_text *t, int depth)
+{
+    unsigned k = next(8);
+    if (depth >= 6 || k < 4) {
+        put(t, scalars[next(sizeof scalars / sizeof *scalars)]);
+    } else if (k < 6) {
+        unsigned i, count = next(4);
+        put(t, "[");
+        for (i = 0; i < count; i++) {
+            if (i)
+                put(t, ",");
+            gen_value(t, depth + 1);
+        }
+        put(t, "]");
+    } else {
+        /* Names 0, 1, 3 or 2, 4 or 5, then 6..9: never two spellings of one name. */
+        static const unsigned pick[2][8] = {{0, 1, 3, 4, 6, 7, 8, 9}, {0, 1, 2, 5, 6, 7, 8, 9}};
+        unsigned i, count = next(5), set = next(2);
+        put(t, "{");
+        for (i = 0; i < count; i++) {
+            if (i)
+                put(t, ", ");
+            put(t, "\"");
+            put(t, member_names[pick[set][i]]);
+            put(t, "\":");
+            gen_value(t, depth + 1);
+        }
+        put(t, "}");
+    }
+}
+
+/* Every proper prefix of a clean text is refused only for ending early (inside a UTF-8
+ * sequence: for that), or is itself clean (a number cut short is still a number). */
+static void test_prefixes(void)
+{
+    int round;
+    for (round = 0; round < 300; round++) {
+        gen_text t;
+        size_t k;
+        hem_json_verdict v;
+        t.n = 0;
+        t.s[0] = '\0';
+        gen_value(&t, 0);
+        v = scan_n(t.s, t.n);
+        CHECKF(v.kind == HEM_JSON_CLEAN, "generated text \"%.80s\" is %s", t.s, kind_name(v.kind));
+        for (k = 0; k < t.n; k++) {
+            size_t start = k;
+            while (start > 0 && ((unsigned char)t.s[start] & 0xC0u) == 0x80u)
+                start--;
+            v = scan_with(t.s, k, 0, 0);
+            if (start < k)
+                CHECKF(v.kind == HEM_JSON_UTF8 && v.offset == start,
+                       "prefix %zu of \"%.80s\": %s at %zu", k, t.s, kind_name(v.kind), v.offset);
+            else
+                CHECKF((v.kind == HEM_JSON_SYNTAX && v.offset == k) || v.kind == HEM_JSON_CLEAN,
+                       "prefix %zu of \"%.80s\": %s at %zu", k, t.s, kind_name(v.kind), v.offset);
+        }
+    }
+}
+
+/* One repeat hidden among many distinct names (the sorted path), at every distance, then
+ * later repeats: the scan must report exactly the hidden one, the first met in order. */
+static void test_many_names(void)
+{
+    int round;
+    for (round = 0; round < 300; round++) {
+        gen_text t;
+        unsigned count = 9 + next(120), first = next(count), second, i, spell = next(3);
+        size_t expected = 0;
+        hem_json_verdict v;
+        char name[40];
+
+        /* Members 0..count, all named by their number except `second`, which repeats
+         * `first`: with the same spelling, with its first letter escaped, or as long
+         * names that share their first ten bytes. */
+        second = first + 1 + next(count - first);
+        t.n = 0;
+        put(&t, "{");
+        for (i = 0; i <= count; i++) {
+            unsigned id = i == second ? first : i;
+            if (i)
+                put(&t, ",");
+            if (i == second)
+                expected = t.n;
+            if (spell == 0)
+                snprintf(name, sizeof name, "\"n%u\":0", id);
+            else if (spell == 1)
+                snprintf(name, sizeof name, i == second ? "\"\\u006e%u\":0" : "\"n%u\":0", id);
+            else
+                snprintf(name, sizeof name, "\"prefix-of-%u-name\":[]", id);
+            put(&t, name);
+        }
+        put(&t, ",\"n0\":1,\"prefix-of-0-name\":2,\"n0\":1,\"prefix-of-0-name\":2}");
+        v = scan_n(t.s, t.n);
+        CHECKF(v.kind == HEM_JSON_DUPLICATE && v.offset == expected,
+               "round %d (%u names, %u repeated at %u, spelling %u): %s at %zu, expected %zu",
+               round, count + 1, first, second, spell, kind_name(v.kind), v.offset, expected);
+    }
+}
+
+int main(void)
+{
+    test_clean();
+    test_utf8();
+    test_depth();
+    test_syntax();
+    test_numbers();
+    test_constants();
+    test_duplicates();
+    test_code_points();
+    test_work_area();
+    test_prefixes();
+    test_many_names();
+
+    printf("%lu passed, %lu failed\n", n_passed, n_failed);
+    return n_failed ? 1 : 0;
+}

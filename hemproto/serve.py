@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from . import _codec
 from .asgi import ASGIApp, backend_app, device_app
 from .backend import Backend
+from .claims import MAX_CERTIFICATE_SIZE
 from .cli import UsageError
 from .device import DeviceEmulator
 from .errors import HemProtoError
@@ -55,14 +56,24 @@ class _BackendConfig:
     keys: tuple[str, ...]
     releases: str | None
     replay: str
+    # (device certificate serial in hex, path of the DER file) for each --certificate.
+    certificates: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> str:
-        return json.dumps({"keys": self.keys, "releases": self.releases, "replay": self.replay})
+        return json.dumps(
+            {
+                "keys": self.keys,
+                "releases": self.releases,
+                "replay": self.replay,
+                "certificates": self.certificates,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> _BackendConfig:
         data = json.loads(text)
-        return cls(tuple(data["keys"]), data["releases"], data["replay"])
+        certificates = tuple((serial, path) for serial, path in data.get("certificates", ()))
+        return cls(tuple(data["keys"]), data["releases"], data["replay"], certificates)
 
 
 class _Stopped(Exception):
@@ -107,11 +118,47 @@ def _watch_releases(watcher: ReleaseFileWatcher) -> None:
     threading.Thread(target=watch, name="hemproto-release-watcher", daemon=True).start()
 
 
+def _certificate_option(value: str) -> tuple[str, str]:
+    """``--certificate CSN_HEX=FILE`` as (serial in lower-case hex, absolute path)."""
+    serial, separator, path = value.partition("=")
+    serial = serial.strip().lower()
+    if not separator or not path:
+        raise UsageError("--certificate takes CSN_HEX=FILE")
+    if len(serial) != 32 or not all(digit in "0123456789abcdef" for digit in serial):
+        raise UsageError("--certificate: the serial (csn) must be 16 bytes as 32 hex digits")
+    return serial, os.path.abspath(path)
+
+
+def _read_certificates(entries: Sequence[tuple[str, str]]) -> dict[bytes, bytes]:
+    """The certificates to push, by device serial, read and sized here so that a bad file
+    stops the command at start rather than failing a device's check-in later."""
+    certificates: dict[bytes, bytes] = {}
+    for serial, path in entries:
+        shown = f"--certificate {serial}={path}"
+        try:
+            with open(path, "rb") as handle:
+                der = handle.read(MAX_CERTIFICATE_SIZE + 1)  # never more than one byte over
+        except OSError as exc:
+            raise UsageError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+        if not der:
+            raise UsageError(f"{shown}: the file is empty")
+        if der.startswith(b"-----BEGIN"):
+            raise UsageError(f"{shown}: PEM, not DER (openssl x509 -outform DER converts it)")
+        if len(der) > MAX_CERTIFICATE_SIZE:
+            raise UsageError(f"{shown}: over {MAX_CERTIFICATE_SIZE} bytes, too large to push")
+        raw_serial = bytes.fromhex(serial)
+        if raw_serial in certificates:
+            raise UsageError(f"--certificate: serial {serial} is given twice")
+        certificates[raw_serial] = der
+    return certificates
+
+
 def _build_backend(config: _BackendConfig) -> Backend:
     keys = [KeyPair.from_file(path) for path in config.keys]
     replay = _replay_store(config.replay)
+    certificates = _read_certificates(config.certificates)
     if config.releases is None:
-        return Backend(keys, replay=replay)
+        return Backend(keys, replay=replay, certificates=certificates)
     backend: Backend | None = None
 
     def install(registry: ReleaseRegistry) -> None:
@@ -119,7 +166,7 @@ def _build_backend(config: _BackendConfig) -> Backend:
             backend.releases = registry  # one reference swap: a check-in sees old or new
 
     watcher = ReleaseFileWatcher(config.releases, interval=RELEASE_POLL_SECONDS, on_change=install)
-    backend = Backend(keys, releases=watcher.registry, replay=replay)
+    backend = Backend(keys, releases=watcher.registry, replay=replay, certificates=certificates)
     _watch_releases(watcher)
     return backend
 
@@ -268,6 +315,7 @@ def cmd_serve_backend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
         keys=tuple(os.path.abspath(path) for path in args.key),
         releases=None if args.releases is None else os.path.abspath(args.releases),
         replay=args.replay,
+        certificates=tuple(_certificate_option(value) for value in args.certificate),
     )
     # Built here even with workers, so that a bad key or release file stops the command
     # with its message before any process starts.
@@ -292,6 +340,8 @@ def cmd_serve_backend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
     sock = _bind(args.host, args.port)
     for public in backend.public_keys:
         out.write(f"backend public key: {_codec.b64_encode(public)}\n")
+    for serial, der in backend.certificates.items():
+        out.write(f"certificate for csn {serial.hex()}: {len(der)} bytes of DER\n")
     out.write(
         f"hemproto serve backend: listening on {_url('http', sock)} "
         f"(POST /checkin, GET /healthz; {args.workers} worker(s))\n"
@@ -376,6 +426,14 @@ def add_serve_parser(subparsers: Any) -> None:
         metavar="STORE",
         help="replay store: memory (default) or redis://HOST:PORT/DB (rediss:// for TLS), "
         "shared by every process; password in HEMPROTO_REDIS_PASSWORD",
+    )
+    backend.add_argument(
+        "--certificate",
+        action="append",
+        default=[],
+        metavar="CSN_HEX=FILE",
+        help=f"push this DER certificate (at most {MAX_CERTIFICATE_SIZE} bytes) to the device "
+        "whose certificate serial (csn) is CSN_HEX, 32 hex digits; repeat for more devices",
     )
     backend.set_defaults(run=cmd_serve_backend, func=cmd_serve_backend, usage_of=backend)
 

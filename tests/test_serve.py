@@ -342,3 +342,111 @@ def test_the_listening_socket_names_tcp_so_answers_are_not_delayed() -> None:
         assert sock.getsockname()[1] != 0
     finally:
         sock.close()
+
+
+# --- certificates pushed by serve backend ----------------------------------------------------
+
+CSN = bytes(range(16))
+
+
+def der_shaped(size: int) -> bytes:
+    """A blob the emulator takes for DER: a SEQUENCE whose long-form length covers the rest."""
+    content = size - 4
+    return b"\x30\x82" + content.to_bytes(2, "big") + bytes(i % 251 for i in range(content))
+
+
+def test_serve_backend_pushes_certificates_from_every_worker(
+    key_file: Path, tmp_path: Path
+) -> None:
+    certificate = tmp_path / "device.der"
+    certificate.write_bytes(der_shaped(hemproto.claims.MAX_CERTIFICATE_SIZE))
+    args = ["backend", "--key", str(key_file), "--port", "0", "--workers", "2"]
+    args += ["--certificate", f"{CSN.hex().upper()}={certificate.name}"]
+    pushed = hemproto.DeviceEmulator(backend_public_key=public_of(key_file), csn=CSN)
+    other = hemproto.DeviceEmulator(backend_public_key=public_of(key_file))
+    with serve_process(args, tmp_path) as child:
+        url = child.url()
+        # Only the workers answer: each check-in shows that one worker read the file.
+        for _ in range(4):
+            outcome = check_in_over(url, pushed)
+            assert outcome.newcrt == "OK" and outcome.checked.crt == certificate.read_bytes()
+        assert check_in_over(url, other).newcrt is None  # the certificate is for CSN only
+        assert child.stop(signal.SIGTERM) == 0
+    assert pushed.certificate == certificate.read_bytes()
+    assert f"certificate for csn {CSN.hex()}: 3072 bytes of DER\n" in child.stdout
+
+
+def test_the_worker_factory_reads_the_certificates_named_in_the_environment(
+    key_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    certificate = tmp_path / "device.der"
+    certificate.write_bytes(der_shaped(300))
+    config = serve._BackendConfig(
+        keys=(str(key_file),),
+        releases=None,
+        replay="memory",
+        certificates=((CSN.hex(), str(certificate)),),
+    )
+    text = config.to_json()
+    assert serve._BackendConfig.from_json(text) == config
+    assert certificate.read_bytes().hex() not in text  # paths only
+    monkeypatch.setenv(serve.CONFIG_ENV, text)
+    app = serve._backend_factory()
+    device = hemproto.DeviceEmulator(backend_public_key=public_of(key_file), csn=CSN)
+    sent = call_app(
+        app,
+        http_scope("POST", "/checkin", [(b"content-type", b"application/json")]),
+        [{"type": "http.request", "body": json.dumps(device.challenge()).encode()}],
+    )
+    assert sent[0]["status"] == 200
+    assert device.handle(json.loads(sent[1]["body"])) == (200, {"status": "R", "newcrt": "OK"})
+    assert device.certificate == certificate.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{csn}", "--certificate takes CSN_HEX=FILE"),
+        ("{csn}=", "--certificate takes CSN_HEX=FILE"),
+        ("0011=good.der", "the serial (csn) must be 16 bytes as 32 hex digits"),
+        ("{csn}00=good.der", "the serial (csn) must be 16 bytes as 32 hex digits"),
+        ("zz" * 16 + "=good.der", "the serial (csn) must be 16 bytes as 32 hex digits"),
+        ("{csn}=missing.der", "missing.der: cannot read: No such file or directory"),
+        ("{csn}=.", "cannot read: Is a directory"),
+        ("{csn}=empty.der", "empty.der: the file is empty"),
+        ("{csn}=big.der", "big.der: over 3072 bytes, too large to push"),
+        ("{csn}=cert.pem", "cert.pem: PEM, not DER"),
+    ],
+)
+def test_serve_backend_refuses_bad_certificates_in_one_line(
+    value: str,
+    message: str,
+    key_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "good.der").write_bytes(der_shaped(200))
+    (tmp_path / "empty.der").write_bytes(b"")
+    (tmp_path / "big.der").write_bytes(der_shaped(hemproto.claims.MAX_CERTIFICATE_SIZE + 1))
+    (tmp_path / "cert.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIB\n")
+    monkeypatch.chdir(tmp_path)
+    argv = ["serve", "backend", "--key", str(key_file), "--port", "0"]
+    argv += ["--certificate", value.format(csn=CSN.hex())]
+    assert hemproto.cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # stopped before listening
+    assert captured.err.startswith("hemproto: --certificate") and captured.err.count("\n") == 1
+    assert message in captured.err
+
+
+def test_serve_backend_refuses_a_serial_given_twice(
+    key_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    certificate = tmp_path / "good.der"
+    certificate.write_bytes(der_shaped(200))
+    argv = ["serve", "backend", "--key", str(key_file), "--port", "0"]
+    argv += ["--certificate", f"{CSN.hex()}={certificate}"] * 2
+    assert hemproto.cli.main(argv) == 2
+    error = capsys.readouterr().err
+    assert error == f"hemproto: --certificate: serial {CSN.hex()} is given twice\n"

@@ -32,6 +32,18 @@ SCRATCH_SIZE = 8192
 SCRATCH_KEPT = 32
 TOKEN_PACK_LIMIT = 1 << 21  # hemx_token_decode in csrc/build_codec.py packs offsets in 21 bits
 
+# JSON texts up to this many bytes are scanned in a work area taken from a free list (about
+# 12 bytes per text byte); longer ones get their own. A request body the backend reads
+# (7300 bytes) and any body a token travels in (16384) fit.
+JSON_WORK_TEXT = 16384
+JSON_WORK_KEPT = 4
+
+
+def _json_scan_python(data: bytes) -> None:
+    """The Python backend has no JSON scan: _json's strict decoder, the reference, decides."""
+    return None
+
+
 python_backend = SimpleNamespace(
     name="python",
     b64url_encode=_pycodec.b64url_encode,
@@ -43,6 +55,7 @@ python_backend = SimpleNamespace(
     scan_check=_pycodec.scan_check,
     hs256=_pycodec.hs256,
     hs256_verify=_pycodec.hs256_verify,
+    json_scan=_json_scan_python,
 )
 
 
@@ -220,6 +233,31 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
     def hs256_verify(key: bytes, message: bytes, mac: bytes) -> bool:
         return len(mac) == mac_size and c_verify(key, len(key), message, len(message), mac) == 1
 
+    c_json_scan = lib.hemx_json_scan
+    json_work_size = lib.hem_json_work_size
+    json_work_bytes = json_work_size(JSON_WORK_TEXT)
+    json_max_length = 0x7FFFFFFF  # HEM_JSON_MAX_LEN
+    json_scratch: list[Any] = []  # work areas, lent as the scratch buffers are (see there)
+    take_json = json_scratch.pop
+    give_json = json_scratch.append
+
+    def json_scan(data: bytes) -> int | None:
+        n = len(data)
+        if n > JSON_WORK_TEXT:
+            if n > json_max_length:
+                return None
+            size = json_work_size(n)
+            packed: int = c_json_scan(data, n, alloc("char[]", size), size)
+        else:
+            try:
+                work = take_json()
+            except IndexError:
+                work = alloc("char[]", json_work_bytes)
+            packed = c_json_scan(data, n, work, json_work_bytes)
+            if len(json_scratch) < JSON_WORK_KEPT:
+                give_json(work)
+        return packed if packed >= 0 else None
+
     # Without the CPU's SHA extensions the portable C block function is slower than
     # hashlib's (OpenSSL's assembly), so the C backend uses the Python one: same bytes.
     accelerated = lib.hem_sha256_accelerated() == 1
@@ -238,6 +276,7 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
         c_hs256=hs256,
         c_hs256_verify=hs256_verify,
         sha256_select=lib.hem_sha256_select,
+        json_scan=json_scan,
     )
 
 
@@ -269,6 +308,10 @@ scan_check: Callable[[str], _pycodec.ScannedCheck | None] = _active.scan_check
 # HMAC-SHA256 under a 32-byte key (HS256), and its constant-time check against a MAC.
 hs256: Callable[[bytes, bytes], bytes] = _active.hs256
 hs256_verify: Callable[[bytes, bytes, bytes], bool] = _active.hs256_verify
+
+# The C scan's verdict on a JSON text (csrc/hemjson.h), packed as kind | flags << 4 |
+# offset << 8; None from the Python backend, or when the C scan cannot take the text.
+json_scan: Callable[[bytes], int | None] = _active.json_scan
 
 
 def codec_backend() -> str:

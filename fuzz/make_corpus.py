@@ -9,10 +9,10 @@ length, excess or misplaced '=', non-zero unused bits, a fourth segment...), so 
 short run starts right at each refusal path. The check target's seeds are device check
 tokens in the exact shape (with and without "uis", under both headers) and tokens one edit
 outside it; the mac target's are key-length byte, key, message, at the lengths where
-SHA-256's padding and HMAC's key handling change. The CBOR seeds for the Python target need
-hemproto installed (they are made with to_cbor); the others need only the standard
-library. Existing files are overwritten, others (minimised findings added by hand) are
-left alone.
+SHA-256's padding and HMAC's key handling change; the json target's are one text per
+verdict of csrc/hemjson.h. The CBOR seeds for the Python target need hemproto installed
+(they are made with to_cbor); the others need only the standard library. Existing files
+are overwritten, others (minimised findings added by hand) are left alone.
 """
 
 from __future__ import annotations
@@ -332,6 +332,28 @@ def python_seeds() -> dict[str, bytes]:
     return seeds
 
 
+def json_seeds() -> dict[str, bytes]:
+    """One text per verdict of csrc/hemjson.h, and a few that sit on a boundary."""
+    many = b",".join(b'"n%d":%d' % (number, number) for number in range(40))
+    return {
+        "ok-object": b'{"a":[1,-2.5e-3,true,false,null,"x\\u00e9",{}],"b":{"a":0}}',
+        "ok-sixteen-deep": b"[" * 16 + b"]" * 16,
+        "ok-many-members": b"{" + many + b"}",
+        "ok-pair": b'["\\ud83d\\ude00","\xf0\x9f\x98\x80"]',
+        "ok-dbl-max": b"[1.7976931348623157e308,9007199254740991]",
+        "flag-noncharacter": b'["\xef\xbf\xbe"]',
+        "flag-lone-surrogate": b'["\\ud800"]',
+        "bad-utf8": b'["\xc0\x80"]',
+        "bad-depth": b"[" * 17 + b"]" * 17,
+        "bad-syntax": b'{"a":1,}',
+        "bad-integer": b"[9007199254740992]",
+        "bad-number": b"[1.7976931348623159e308]",
+        "bad-constant": b"[NaN]",
+        "bad-duplicate": b'{"a":1,"\\u0061":2}',
+        "bad-duplicate-many": b"{" + many + b',"n7":1}',
+    }
+
+
 def write(target: str, seeds: dict[str, bytes]) -> None:
     directory = os.path.join(CORPUS, target)
     os.makedirs(directory, exist_ok=True)
@@ -346,6 +368,7 @@ TARGETS = {
     "token": token_seeds,
     "check": check_seeds,
     "mac": mac_seeds,
+    "json": json_seeds,
     "python": python_seeds,
 }
 

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Fuzz hemproto's decoders, token parser, check scanner and MAC for SECONDS per target, then
-# say what was found.
+# Fuzz hemproto's decoders, token parser, check scanner, MAC and JSON scan for SECONDS per
+# target, then say what was found.
 #
-#   fuzz/run.sh [SECONDS_PER_TARGET]        default 8: six targets, about a minute in all
+#   fuzz/run.sh [SECONDS_PER_TARGET]        default 8: seven targets, about a minute in all
 #
-# The default is chosen for CI: six targets of 8 s each, plus the build (a few seconds),
-# keep the whole run near one minute, as four targets of 12 s did before. Longer runs give
-# more per target (docs/fuzzing.md, "Running for hours").
+# The default is chosen for CI: seven targets of 8 s each, plus the build (a few seconds),
+# keep the whole run near one minute. Longer runs give more per target (docs/fuzzing.md,
+# "Running for hours").
 #
 # Targets: the libFuzzer ones in fuzz/c, under ASan and UBSan, each built with the whole C
-# library (csrc/hemcodec.c, csrc/hemcheck.c, csrc/hemmac.c): b64url, b64, token (the
-# codec), check (hem_check_scan) and mac (SHA-256, HMAC-SHA256 on both block functions);
-# then fuzz/py/fuzz_python.py (both backends, decode_ejwt, from_cbor, scan_check against
-# the general path, hs256) under atheris when the interpreter has it, else under the
-# stdlib driver fuzz/py/minifuzz.py.
+# library (csrc/hemcodec.c, csrc/hemcheck.c, csrc/hemmac.c, csrc/hemjson.c): b64url, b64,
+# token (the codec), check (hem_check_scan), mac (SHA-256, HMAC-SHA256 on both block
+# functions) and json (hem_json_scan against a reference parser); then
+# fuzz/py/fuzz_python.py (both backends, decode_ejwt, from_cbor, scan_check against the
+# general path, hs256, the strict JSON decoder) under atheris when the interpreter has it,
+# else under the stdlib driver fuzz/py/minifuzz.py.
 # The Python target imports the hemproto that the interpreter has installed (run inside the
 # virtual environment that has it); it runs from a scratch directory so that the source
 # tree is not what gets imported, and it prints the path it did import.
@@ -23,7 +24,8 @@
 # finding (the failing input is printed and kept; see the last lines), 2 on a setup error.
 #
 # Environment (all optional):
-#   HEMFUZZ_TARGETS      which targets, in order (default "b64url b64 token check mac python")
+#   HEMFUZZ_TARGETS      which targets, in order (default "b64url b64 token check mac json
+#                        python")
 #   HEMFUZZ_CORPUS_DIR   a corpus directory to keep between runs (one subdirectory per
 #                        target, seeded from fuzz/corpus); default: a scratch copy
 #   HEMFUZZ_BUILD_DIR    where the C targets are built (default: scratch); kept if given
@@ -42,7 +44,7 @@ fi
 
 fuzz="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$fuzz")"
-targets="${HEMFUZZ_TARGETS:-b64url b64 token check mac python}"
+targets="${HEMFUZZ_TARGETS:-b64url b64 token check mac json python}"
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/hemfuzz.XXXXXX")"
 keep_scratch=0
 cleanup() {
@@ -73,7 +75,7 @@ c_targets=()
 python_target=0
 for t in $targets; do
     case "$t" in
-        b64url | b64 | token | check | mac) c_targets+=("$t") ;;
+        b64url | b64 | token | check | mac | json) c_targets+=("$t") ;;
         python) python_target=1 ;;
         *) echo "hemfuzz: unknown target '$t'" >&2; exit 2 ;;
     esac
@@ -121,8 +123,9 @@ fi
 cflags=(-g -O1 -std=c99 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
     -fno-sanitize-recover=all -I"$repo/csrc")
 # Every target is linked with the whole library, as the extension is: whatever target runs,
-# all three sources are built, and with the same flags.
-library=("$repo/csrc/hemcodec.c" "$repo/csrc/hemcheck.c" "$repo/csrc/hemmac.c")
+# all four sources are built, and with the same flags.
+library=("$repo/csrc/hemcodec.c" "$repo/csrc/hemcheck.c" "$repo/csrc/hemmac.c"
+    "$repo/csrc/hemjson.c")
 for t in "${c_targets[@]}"; do
     # -Wno-constant-conversion: clang flags the out-of-range arm of a ternary that the
     # library's lookup-table macros never take; the library's own warning policy is
@@ -192,16 +195,18 @@ report() {
 for t in "${c_targets[@]}"; do
     dir="$(prepare_corpus "$t")"
     before="$(find "$dir" -type f | wc -l)"
-    # Room for the longest input that matters: a check token is 761 characters, and the
-    # MAC target's message should span many 64-byte blocks.
+    # Room for the longest input that matters: a check token is 761 characters, the MAC
+    # target's message should span many 64-byte blocks, and JSON objects should reach the
+    # sorted comparison of many names.
     case "$t" in
         token | check) max_len=2048 ;;
-        mac) max_len=4096 ;;
+        mac | json) max_len=4096 ;;
         *) max_len=1024 ;;
     esac
     extra=()
     case "$t" in
         check) extra+=("-dict=$fuzz/dict/check.dict") ;;
+        json) extra+=("-dict=$fuzz/dict/json.dict") ;;
         mac) ;; # bytes with no grammar: a dictionary would not help
         *) extra+=("-dict=$fuzz/dict/codec.dict") ;;
     esac
@@ -213,7 +218,7 @@ for t in "${c_targets[@]}"; do
         -max_total_time="$seconds" -max_len="$max_len" \
         -artifact_prefix="$artifacts/$t-" "$dir") > "$log" 2>&1 || status=$?
     # What the target itself says at exit (fuzz_check: how many inputs matched the shape;
-    # fuzz_mac: which block functions it compared).
+    # fuzz_mac: which block functions it compared; fuzz_json: how many got each verdict).
     sed -n "s/^fuzz_$t: /hemfuzz $t: /p" "$log" | tail -n 1
     report "$t" "$status" "$log" "$started" "$before" "$dir"
 done

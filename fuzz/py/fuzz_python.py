@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Fuzz target for hemproto's Python surface: both codec backends, split_token,
-decode_ejwt, from_cbor, the device check's scan_check and HS256.
+decode_ejwt, from_cbor, the device check's scan_check, HS256 and the strict JSON decoder.
 
 Every input is fed, as bytes, bytearray, memoryview (contiguous and strided) and as its
 latin-1 and UTF-8 (surrogateescape) str forms, to whichever functions take that type.
@@ -23,6 +23,9 @@ The invariants, any breach of which raises Finding:
   CheckChallenge._from_parts) accepts it with the same field values, header and no extra
   claims, and parse_check gives that same challenge on both backends; a token of a check's
   length that the general path accepts and that is in the device shape is never refused;
+* the strict JSON decoder (_json.loads_object) gives the same object, or the same error
+  message, whether the C backend's one-pass scan (csrc/hemjson.h) or the Python backend's
+  reference decoder decides, for the input as bytes and as text;
 * hs256 of the C backend (under the best SHA-256 block function, and for one input in four
   under the portable one too) and of the Python backend equal the standard library's
   HMAC-SHA256, and both verifiers accept that MAC and refuse it with a bit flipped or cut
@@ -78,14 +81,14 @@ if atheris is not None:
     # not instrumented.
     with atheris.instrument_imports(include=["hemproto"]):
         import hemproto
-        from hemproto import _codec, jws
+        from hemproto import _codec, _json, jws
         from hemproto.cbor import from_cbor, to_cbor
         from hemproto.claims import CheckChallenge, parse_check, sign_check, verify_check
         from hemproto.errors import BadSignature, ClaimError, EncodingError, MalformedToken
         from hemproto.x25519 import KeyPair
 else:
     import hemproto
-    from hemproto import _codec, jws
+    from hemproto import _codec, _json, jws
     from hemproto.cbor import from_cbor, to_cbor
     from hemproto.claims import CheckChallenge, parse_check, sign_check, verify_check
     from hemproto.errors import BadSignature, ClaimError, EncodingError, MalformedToken
@@ -106,6 +109,7 @@ _SWAPPED = (
     "scan_check",
     "hs256",
     "hs256_verify",
+    "json_scan",
 )
 
 # Messages with their numbers and quoted parts blanked: each stands for one refusal path.
@@ -308,6 +312,28 @@ def check_split(text: str) -> None:
         ".".join(PY.b64url_encode(d) for d in decoded) == text,
         "split_token: accepted segments do not re-encode to the token",
         text,
+    )
+
+
+# --- strict JSON ----------------------------------------------------------------------------
+
+
+def _json_refused(reason: str) -> MalformedToken:
+    return MalformedToken(reason)
+
+
+def _loads(form: Any) -> str:
+    # The repr: == would take 1, 1.0 and True for one another.
+    return repr(_json.loads_object(form, _json_refused))
+
+
+def check_loads(form: Any) -> None:
+    both(
+        "loads_object",
+        (MalformedToken,),
+        lambda f: on_backend(C, _loads, f),
+        lambda f: on_backend(PY, _loads, f),
+        form,
     )
 
 
@@ -699,6 +725,8 @@ def TestOneInput(data: bytes) -> None:
         check_decode_ejwt(form)
     for form in byte_forms:
         check_from_cbor(form)
+    for form in (data, *texts):
+        check_loads(form)
     for text in texts:
         check_scan(text)
     check_scan(derived_check(data))

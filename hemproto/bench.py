@@ -42,8 +42,12 @@ from functools import cached_property, partial
 from typing import Any, Literal, TextIO
 
 from . import (
+    DEFAULT_HEADER,
+    MAX_REQUEST_BODY,
+    MAX_TOKEN_LENGTH,
     Backend,
     BadSignature,
+    HemProtoError,
     KeyPair,
     MalformedToken,
     Release,
@@ -171,6 +175,8 @@ class Corpus:
         self.mac_key = self.device.shared(self.backend.public)
         self.forged = _forge(self.token)
         self._texts: dict[tuple[str, int], tuple[str, bytes]] = {}
+        # The worst-case group's hostile inputs, made on first use (worst_inputs).
+        self.worst: dict[str, bytes | str] = {}
 
     def text(self, alphabet: Literal["base64url", "base64"], length: int) -> tuple[str, bytes]:
         """Canonical text of exactly ``length`` characters, and the bytes it encodes.
@@ -676,6 +682,251 @@ def _scale_cases() -> list[Case]:
     return cases
 
 
+# --- the worst case at the cap --------------------------------------------------------------
+
+WORST_GROUP = "worst case at the cap"
+# The largest request body the backend reads, and the longest token verify_check takes.
+WORST_BODY = MAX_REQUEST_BODY
+WORST_TOKEN = MAX_TOKEN_LENGTH
+_ENVELOPE = len(b'{"check":""}')
+# Any 32 bytes: the hostile tokens are refused before their MAC is checked, or fail it.
+_WORST_SIGNATURE = _b64url(fixed_bytes("worst signature", 32))
+_HEADER_SEGMENT = _b64url(json.dumps(DEFAULT_HEADER, separators=(",", ":")).encode())
+# Sixteen arrays deep, the most the strict JSON rules allow.
+_DEEP = "[" * 15 + "0" + "]" * 15
+
+
+def _longest(part: Callable[[int], str], opening: str, closing: str, size: int) -> str:
+    """``opening``, then part(0), part(1), ... joined by ',', then ``closing``: the longest
+    such text of at most ``size`` bytes of UTF-8."""
+    pieces: list[str] = []
+    used = len(opening.encode()) + len(closing.encode()) - 1
+    for number in itertools.count():
+        piece = part(number)
+        if used + len(piece.encode()) + 1 > size:
+            break
+        pieces.append(piece)
+        used += len(piece.encode()) + 1
+    return opening + ",".join(pieces) + closing
+
+
+def _short_name(number: int) -> str:
+    """Distinct member names, as short as they come: a, b, ..., 9, aa, ab, ..."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    name = alphabet[number % 62]
+    while number >= 62:
+        number = number // 62 - 1
+        name = alphabet[number % 62] + name
+    return name
+
+
+def _escaped(name: str) -> str:
+    return "".join(f"\\u{ord(character):04x}" for character in name)
+
+
+def _body(token: str) -> bytes:
+    return b'{"check":"' + token.encode("ascii") + b'"}'
+
+
+def _header_token(header_json: str) -> str:
+    return f"{_b64url(header_json.encode())}.e30.{_WORST_SIGNATURE}"
+
+
+def _payload_token(payload_json: str) -> str:
+    return f"{_HEADER_SEGMENT}.{_b64url(payload_json.encode())}.{_WORST_SIGNATURE}"
+
+
+def _header_room(token_chars: int) -> int:
+    """Bytes of header JSON a token of ``token_chars`` carries, beside payload ``{}``."""
+    return (token_chars - len(".e30.") - len(_WORST_SIGNATURE)) * 3 // 4
+
+
+def _payload_room(token_chars: int) -> int:
+    """Bytes of payload JSON a token of ``token_chars`` carries, beside the usual header."""
+    return (token_chars - len(_HEADER_SEGMENT) - 2 - len(_WORST_SIGNATURE)) * 3 // 4
+
+
+def _many_claims(corpus: Corpus) -> bytes:
+    """A check with every claim right and as many one-letter extra claims as a body holds,
+    MACed with another key: parsed whole, then an X25519 exchange and a failed MAC."""
+    claims: dict[str, Any] = dict(corpus.claims)
+    # Grown in steps of about an eighth of what still fits, then one by one: few signatures.
+    number = 0
+    while True:
+        room = WORST_BODY - len(_body(sign_ejwt(claims, OTHER_MAC_KEY)))
+        step = max(1, room // 70)
+        trial = dict(claims)
+        for extra in range(number, number + step):
+            trial[_short_name(extra)] = 0
+        if len(_body(sign_ejwt(trial, OTHER_MAC_KEY))) > WORST_BODY:
+            if step == 1:
+                return _body(sign_ejwt(claims, OTHER_MAC_KEY))
+            claims[_short_name(number)] = 0
+            number += 1
+        else:
+            claims, number = trial, number + step
+
+
+_IN_BODY = WORST_BODY - _ENVELOPE  # token characters a body carries
+
+
+@dataclass(frozen=True)
+class HostileInput:
+    """A hostile input at the cap: for Backend.handle (raw body bytes, refused with
+    ``status``) or for verify_check (a token, refused with the hemproto ``error``)."""
+
+    label: str
+    make: Callable[[Corpus], bytes | str]
+    status: int = 400
+    error: str = "MalformedToken"
+
+
+WORST_CASES: dict[str, HostileInput] = {
+    "header-objects": HostileInput(
+        "header [{},{},...], in a body",
+        lambda corpus: _body(
+            _header_token(_longest(lambda _: "{}", "[", "]", _header_room(_IN_BODY)))
+        ),
+    ),
+    "header-objects-token": HostileInput(
+        "header [{},{},...], verify_check",
+        lambda corpus: _header_token(_longest(lambda _: "{}", "[", "]", _header_room(WORST_TOKEN))),
+    ),
+    "payload-brackets": HostileInput(
+        "payload [[],[],...], in a body",
+        lambda corpus: _body(
+            _payload_token(_longest(lambda _: "[]", "[", "]", _payload_room(_IN_BODY)))
+        ),
+    ),
+    "payload-brackets-token": HostileInput(
+        "payload [[],[],...], verify_check",
+        lambda corpus: _payload_token(
+            _longest(lambda _: "[]", "[", "]", _payload_room(WORST_TOKEN))
+        ),
+    ),
+    "body-objects": HostileInput(
+        "body [{},{},...]", lambda corpus: _longest(lambda _: "{}", "[", "]", WORST_BODY).encode()
+    ),
+    "body-members": HostileInput(
+        "body: 1,000 members",
+        lambda corpus: _longest(
+            lambda number: f'"{_short_name(number)}":0', "{", "}", WORST_BODY
+        ).encode(),
+    ),
+    "payload-members": HostileInput(
+        "payload: the claims and 700 more, forged MAC", _many_claims, 401
+    ),
+    "payload-escaped-names-token": HostileInput(
+        "payload of \\u-escaped names, verify_check",
+        lambda corpus: _payload_token(
+            _longest(
+                lambda number: f'"{_escaped(_short_name(number))}":0',
+                "{",
+                "}",
+                _payload_room(WORST_TOKEN),
+            )
+        ),
+        error="ClaimError",  # strict JSON, but none of a check's claims
+    ),
+    "body-escapes": HostileInput(
+        "body: a token of \\u0041 escapes",
+        lambda corpus: ('{"check":"' + "\\u0041" * (_IN_BODY // 6) + '"}').encode(),
+    ),
+    "body-integers": HostileInput(
+        "body: 3,600 integers",
+        lambda corpus: _longest(lambda _: "1", '{"check":[', "]}", WORST_BODY).encode(),
+    ),
+    "body-floats-last-too-large": HostileInput(
+        "body: 1,800 numbers, the last 1e999",
+        lambda corpus: _longest(lambda _: "1.5", '{"check":[', ",1e999]}", WORST_BODY).encode(),
+    ),
+    "body-long-integer": HostileInput(
+        "body: a 7,000-digit integer",
+        lambda corpus: ('{"check":"x","n":' + "9" * (_IN_BODY - 6) + "}").encode(),
+    ),
+    "body-long-fraction": HostileInput(
+        "body: a 7,000-digit fraction",
+        lambda corpus: ('{"n":0.' + "0" * (WORST_BODY - 9) + "1}").encode(),
+    ),
+    "body-deep-legal": HostileInput(
+        "body: 16 deep, over and over",
+        lambda corpus: _longest(
+            lambda number: f'"{_short_name(number)}":{_DEEP}', "{", "}", WORST_BODY
+        ).encode(),
+    ),
+}
+
+
+def worst_inputs(corpus: Corpus) -> dict[str, bytes | str]:
+    """The hostile inputs of the worst-case group, by entry key (made once per corpus)."""
+    for key, hostile in WORST_CASES.items():
+        if key not in corpus.worst:
+            corpus.worst[key] = hostile.make(corpus)
+    return dict(corpus.worst)
+
+
+def _worst_case(corpus: Corpus, key: str) -> Subject:
+    hostile = WORST_CASES[key]
+    data = worst_inputs(corpus)[key]
+    if isinstance(data, str):
+        if len(data) > WORST_TOKEN:
+            raise WrongResult(f"the token is over the cap ({len(data)} characters)")
+        pair = corpus.backend
+
+        def refusal(token: str) -> str:
+            try:
+                verify_check(token, pair)
+            except HemProtoError as exc:
+                return type(exc).__name__
+            return "accepted"
+
+        return Subject(call=refusal, args=(data,), accept=_equals(hostile.error))
+    if len(data) > WORST_BODY:
+        raise WrongResult(f"the body is over the cap ({len(data)} bytes)")
+    backend = Backend(KeyPair(BACKEND_PRIVATE), releases=corpus.registry())
+    return Subject(call=backend.handle, args=(data,), accept=_equals((hostile.status, None)))
+
+
+def _handle_case(corpus: Corpus) -> Subject:
+    """Backend.handle of a device's raw body, with a fresh check per call."""
+    backend = Backend(KeyPair(BACKEND_PRIVATE), releases=corpus.registry())
+    checks, issued = corpus.fresh_checks()
+    expected = {"iss": _b64(corpus.backend.public), "aud": _b64(corpus.device.public)}
+
+    def fresh(n: int) -> list[bytes]:
+        return [_body(token) for token in checks(n)]
+
+    def accept(response: Any) -> bool:
+        status, body = response
+        if status != 200:
+            return False
+        # Checked with the hand-written verifier, so that hemproto does not vouch for itself.
+        reply = stdlib_verify(body["checked"], corpus.mac_key)
+        return reply["jti"] in issued and all(
+            reply[name] == value for name, value in expected.items()
+        )
+
+    return Subject(call=backend.handle, fresh=fresh, accept=accept)
+
+
+def _worst_cases() -> list[Case]:
+    # The baseline is the normal case: a device's own body, answered.
+    cases = [
+        Case(
+            WORST_GROUP,
+            "worst-handle",
+            "Backend.handle(a device's body)",
+            "hemproto",
+            _handle_case,
+            0,
+        )
+    ]
+    for key, hostile in WORST_CASES.items():
+        build = partial(_worst_case, key=key)
+        cases.append(Case(WORST_GROUP, f"worst-{key}", hostile.label, "hemproto", build))
+    return cases
+
+
 _CORPUS: list[Corpus] = []
 
 
@@ -689,7 +940,7 @@ def shared_corpus() -> Corpus:
 
 def all_cases() -> list[Case]:
     """Every timed entry, grouped, in report order."""
-    return _codec_cases() + _token_cases() + _checkin_cases() + _scale_cases()
+    return _codec_cases() + _token_cases() + _checkin_cases() + _scale_cases() + _worst_cases()
 
 
 # Peak allocation per call is compared for these groups' entries, in groups named
@@ -1133,6 +1384,10 @@ def targets(report: Report) -> list[Target]:
                 fallback.append(value)
     if fallback:
         add("Python fallback / C decode, slowest size", min(fallback), 1, False)
+    worst = medians.get(WORST_GROUP, {})
+    hostile = [median for key, median in worst.items() if key != "worst-handle"]
+    if "worst-handle" in worst and hostile:
+        add("worst case at the cap / Backend.handle", max(hostile) / worst["worst-handle"], 3, True)
     memory = medians.get("memory verify_check", {})
     if "verify_check-keypair" in memory:
         found.append(

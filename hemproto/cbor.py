@@ -224,8 +224,8 @@ def _claim_value(name: str, value: object) -> Any:
         return _codec.b64_encode(value)
     if type(value) is str and _is_canonical_b64(value):
         # One token, one compact encoding: such a string always travels as its bytes.
-        raise _cbor_error(f"claim {name!r}: canonical base64 text must travel as bytes")
-    return _json_value(value, f"claim {name!r}")
+        raise _cbor_error(f"claim {name!r:.60}: canonical base64 text must travel as bytes")
+    return _json_value(value, f"claim {name!r:.60}")
 
 
 def _payload_text(pairs: object) -> str:
@@ -237,7 +237,7 @@ def _payload_text(pairs: object) -> str:
     for index in range(0, len(pairs), 2):
         name = _claim_name(pairs[index])
         if name in claims:
-            raise _cbor_error(f"claim {name!r} appears twice")
+            raise _cbor_error(f"claim {name!r:.60} appears twice")
         claims[name] = _claim_value(name, pairs[index + 1])
     return dumps_compact(claims)
 

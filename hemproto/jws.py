@@ -104,7 +104,8 @@ def _check_header(header: dict[str, Any]) -> None:
     for name, value in header.items():
         expected = _HEADER_VALUES.get(name)
         if expected is None:
-            raise MalformedToken(f"header member {name!r} is not allowed", segment="header")
+            # The name is the sender's: cut short, so that no header makes a long message.
+            raise MalformedToken(f"header member {name!r:.60} is not allowed", segment="header")
         if type(value) is not str or value != expected:
             raise MalformedToken(
                 f"header {name!r} must be {expected!r}, got {value!r}"[:120], segment="header"

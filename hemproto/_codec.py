@@ -113,7 +113,8 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
             out = _take(cap)
             written = c_function(_pointer(data), n, out, cap)
             result = unpack(out, written)
-            _give(out, cap)
+            if cap <= scratch_size and len(scratch) < kept:  # _give, inlined
+                give(out)
             return result.decode("ascii")  # type: ignore[no-any-return]
 
         return encode
@@ -130,13 +131,14 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
                 data = as_ascii(text)
             n = len(data)
             cap = n // 4 * 3 + 3
-            pointer = data if type(data) is bytes else from_buffer(data)
             if cap <= scratch_size:  # _take and _give, inlined: the hottest call there is
                 try:
                     out = take()
                 except IndexError:
                     out = alloc("char[]", scratch_size)
-                written = c_function(pointer, n, out, cap, null)
+                written = c_function(
+                    data if type(data) is bytes else from_buffer(data), n, out, cap, null
+                )
                 if written >= 0:
                     result = unpack(out, written)
                     if len(scratch) < kept:
@@ -144,11 +146,11 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
                     return result  # type: ignore[no-any-return]
             else:
                 out = alloc("char[]", cap)
-                written = c_function(pointer, n, out, cap, null)
+                written = c_function(_pointer(data), n, out, cap, null)
                 if written >= 0:
                     return unpack(out, written)  # type: ignore[no-any-return]
             offset = ffi.new("size_t *")
-            code = c_function(pointer, n, out, cap, offset)
+            code = c_function(_pointer(data), n, out, cap, offset)
             _give(out, cap)
             raise encoding_error(code, offset[0], text, data, alphabet)
 
@@ -224,10 +226,14 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
     c_verify = lib.hemx_hs256_verify
 
     def hs256(key: bytes, message: bytes) -> bytes:
-        out = _take(mac_size)
+        try:  # _take and _give, inlined
+            out = take()
+        except IndexError:
+            out = alloc("char[]", scratch_size)
         c_hmac(key, len(key), message, len(message), out)
         mac = unpack(out, mac_size)
-        _give(out, mac_size)
+        if len(scratch) < kept:
+            give(out)
         return mac  # type: ignore[no-any-return]
 
     def hs256_verify(key: bytes, message: bytes, mac: bytes) -> bool:

@@ -24,8 +24,6 @@
 
 #include <math.h>
 
-#define REF_MAX_NAMES 4096
-
 static unsigned long verdicts[8];
 static int said_at_exit;
 
@@ -317,10 +315,11 @@ static int ref_starts(const ref_state *r, size_t i, const char *word)
  * than the text has bytes), with where each starts, its length and its quote. */
 static int ref_object(ref_state *r, size_t *i)
 {
+    size_t most = r->n / 4 + 1; /* every member takes at least 4 bytes: "":0 */
     uint32_t *points = (uint32_t *)malloc((r->n + 1) * sizeof(uint32_t));
-    size_t *starts = (size_t *)calloc(REF_MAX_NAMES, sizeof(size_t));
-    size_t *lengths = (size_t *)calloc(REF_MAX_NAMES, sizeof(size_t));
-    size_t *quotes = (size_t *)calloc(REF_MAX_NAMES, sizeof(size_t));
+    size_t *starts = (size_t *)malloc(most * sizeof(size_t));
+    size_t *lengths = (size_t *)malloc(most * sizeof(size_t));
+    size_t *quotes = (size_t *)malloc(most * sizeof(size_t));
     size_t count = 0, used = 0, j, k;
     int ok = 0;
 
@@ -337,7 +336,7 @@ static int ref_object(ref_state *r, size_t *i)
             ref_fail(r, HEM_JSON_SYNTAX, *i);
             goto done;
         }
-        REQUIRE(count < REF_MAX_NAMES);
+        REQUIRE(count < most);
         quotes[count] = *i;
         starts[count] = used;
         if (!ref_string(r, i, points + used, &lengths[count]))

@@ -13,6 +13,7 @@ each with the reference's exact error, so no body costs more than a plain parse.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
@@ -104,6 +105,8 @@ _DECODER = json.JSONDecoder(
 )
 # For texts the scan found clean: every hook above would return what the default does.
 _PLAIN = json.JSONDecoder()
+# Texts from this many characters are parsed with the cyclic collector paused (_plain).
+_GC_PAUSE_TEXT = 2048
 
 _scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 _plain_scan_once: Callable[[str, int], tuple[Any, int]] = _PLAIN.scan_once  # type: ignore[attr-defined]
@@ -179,6 +182,20 @@ def _strict(text: str) -> Any:
 
 def _plain(text: str) -> Any:
     """The standard decoder without hooks, called as _strict calls the strict one."""
+    if len(text) < _GC_PAUSE_TEXT or not gc.isenabled():
+        return _plain_parse(text)
+    # Building thousands of containers at once sets off the cyclic collector mid-parse,
+    # then its older generations over the whole heap: on a 7 KB body of nested arrays that
+    # costs more than the parse, and more in a larger process. JSON values hold no cycles,
+    # so the collector would find nothing; the parse holds the GIL throughout.
+    gc.disable()
+    try:
+        return _plain_parse(text)
+    finally:
+        gc.enable()
+
+
+def _plain_parse(text: str) -> Any:
     try:
         value, end = _plain_scan_once(text, 0)
     except (StopIteration, json.JSONDecodeError):

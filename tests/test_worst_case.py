@@ -12,6 +12,7 @@ No test here times anything; the benchmark group "worst case at the cap" measure
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -555,3 +556,30 @@ def test_the_target_is_the_slowest_hostile_entry_over_the_normal_case() -> None:
     assert not target.met
     report.groups[0].entries[2].median = 110.0
     assert bench.targets(report)[0].met
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_left_as_it_was(enabled: bool) -> None:
+    # Large texts are parsed with the cyclic collector paused; whatever the outcome, it is
+    # enabled or disabled afterwards exactly as before.
+    texts = [
+        b'{"a":[' + b"[]," * 3000 + b"[]]}",  # parsed
+        b'{"a":[' + b"[]," * 3000 + b"[]],}",  # the plain decoder raises mid-pause
+        b'{"a":[' + b"[]," * 3000 + b"1e999]}",  # refused from the verdict
+    ]
+    was = gc.isenabled()
+    try:
+        if enabled:
+            gc.enable()
+        else:
+            gc.disable()
+        with json_scan(c_scan()):
+            for text in texts:
+                with contextlib.suppress(Refused):
+                    _json.loads_object(text, Refused)
+                assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
+        else:
+            gc.disable()

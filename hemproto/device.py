@@ -13,9 +13,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from . import _codec
-from ._pycodec import BytesLike
+from ._pycodec import BytesLike, byte_length
 from .claims import CHECK_CLAIMS, CheckChallenge, CheckedReply, request_object, verify_checked
 from .errors import (
     BadSignature,
@@ -79,12 +80,10 @@ def _identity_field(name: str, value: object) -> bytes:
     size = _IDENTITY_SIZES[name]
     if value is None:
         return os.urandom(size)
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise TypeError(f"{name} must be bytes-like, not {type(value).__name__}")
-    raw = bytes(value)
-    if len(raw) != size:
-        raise ClaimError(f"{name} must be {size} bytes, got {len(raw)}", claim=name)
-    return raw
+    length = byte_length(value, name)  # measured before any copy
+    if length != size:
+        raise ClaimError(f"{name} must be {size} bytes, got {length}", claim=name)
+    return bytes(cast(BytesLike, value))
 
 
 def _looks_like_der(data: bytes) -> bool:

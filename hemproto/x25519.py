@@ -17,7 +17,7 @@ import nacl.exceptions
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from . import _codec
-from ._pycodec import BytesLike, as_bytes
+from ._pycodec import BytesLike, as_bytes, byte_length
 from .errors import HemProtoError, InvalidKey, KeyAgreementError, KeyFileError
 
 __all__ = [
@@ -46,12 +46,12 @@ def key_bytes(key: object, what: str) -> bytes:
     if type(key) is bytes and len(key) == KEY_SIZE:
         return key
     try:
-        raw = bytes(as_bytes(key, what))
+        size = byte_length(key, what)  # before any copy: a huge buffer is refused as it is
     except TypeError as exc:
         raise InvalidKey(str(exc)) from None
-    if len(raw) != KEY_SIZE:
-        raise InvalidKey(f"{what} must be {KEY_SIZE} bytes, got {len(raw)}")
-    return raw
+    if size != KEY_SIZE:
+        raise InvalidKey(f"{what} must be {KEY_SIZE} bytes, got {size}")
+    return bytes(as_bytes(key, what))
 
 
 def _read_key_file(path: str | os.PathLike[str], *, private: bool) -> bytes:

@@ -725,3 +725,29 @@ def test_the_token_cap_is_jws_own() -> None:
     assert jws.MAX_TOKEN_LENGTH == 8192
     assert claims.MAX_BODY_LENGTH == 16384
     assert claims.MAX_REQUEST_BODY == 7300
+
+
+# --- keys and device fields given by the caller ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda big: hemproto.KeyPair(big),
+        lambda big: hemproto.x25519_public(big),
+        lambda big: hemproto.DeviceEmulator(backend_public_key=big),
+        lambda big: hemproto.DeviceEmulator(backend_public_key=bytes(range(1, 33)), fws=big),
+    ],
+)
+def test_caller_keys_and_fields_are_measured_before_they_are_copied(make: Any) -> None:
+    import tracemalloc
+
+    big = memoryview(bytearray(50_000_000))
+    tracemalloc.start()
+    try:
+        with pytest.raises((hemproto.InvalidKey, hemproto.ClaimError)):
+            make(big)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000

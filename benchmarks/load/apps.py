@@ -115,3 +115,4 @@ def fastapi_pyjwt_app() -> Any:
         return {"checked": token}
 
     return app
+

@@ -1,6 +1,6 @@
 """Load the check-in endpoint over real HTTP and compare it with its floor and a peer.
 
-Starts each app of ``apps.py`` under uvicorn on 127.0.0.1 (one worker, pinned to one core),
+Starts `hemproto serve backend` and each app of ``apps.py`` under uvicorn on 127.0.0.1 (one worker, pinned to one core),
 drives it with wrk from the other core, every request a distinct valid check, and prints
 requests per second with the median and 99th-percentile latency, and the two ratios the
 project tracks: hemproto / floor (goal >= 0.8) and hemproto / FastAPI + PyJWT (goal >= 1.5).
@@ -29,12 +29,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 APPS = {
+    "hemproto_serve": "",
     "hemproto": "hemproto_app",
     "floor": "floor_app",
     "fastapi_pyjwt": "fastapi_pyjwt_app",
 }
 LABELS = {
-    "hemproto": "hemproto.asgi.backend_app (verify, decide, sign the reply)",
+    "hemproto_serve": "`hemproto serve backend` (the same app, one log line per request)",
+    "hemproto": "hemproto.asgi.backend_app under plain uvicorn (verify, decide, sign)",
     "floor": "bare ASGI endpoint: read the body, one X25519 exchange",
     "fastapi_pyjwt": "FastAPI + PyJWT + cryptography, the same job",
 }
@@ -110,32 +112,33 @@ def run_wrk(
     }
 
 
+def server_command(name: str, port: int, key_hex: str, workdir: Path) -> list[str]:
+    if name == "hemproto_serve":
+        key_file = workdir / "backend.key"
+        if not key_file.exists():
+            import hemproto
+
+            key_file.write_text(hemproto.b64_encode(bytes.fromhex(key_hex)) + "\n")
+            key_file.chmod(0o600)
+        return [
+            sys.executable, "-m", "hemproto", "serve", "backend", "--key", str(key_file),
+            "--host", "127.0.0.1", "--port", str(port),
+        ]  # fmt: skip
+    return [
+        sys.executable, "-m", "uvicorn", f"apps:{APPS[name]}", "--factory",
+        "--app-dir", str(HERE), "--host", "127.0.0.1", "--port", str(port),
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
 def measure(name: str, bodies: Path, key_hex: str, args: argparse.Namespace) -> dict[str, float]:
     port = free_port()
     env = dict(os.environ, HEMBENCH_KEY=key_hex)
     server = subprocess.Popen(
-        pinned(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                f"apps:{APPS[name]}",
-                "--factory",
-                "--app-dir",
-                str(HERE),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            core=0,
-        ),
+        pinned(server_command(name, port, key_hex, bodies.parent), core=0),
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_until_listening(port, server, 30)
@@ -189,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("| endpoint | requests/s | median | p99 | hemproto / this |")
     print("|---|---:|---:|---:|---:|")
-    base = results.get("hemproto")
+    base = results.get("hemproto_serve") or results.get("hemproto")
     for name, figures in results.items():
         ratio = f"{base['rps'] / figures['rps']:.2f}" if base else "-"
         print(

@@ -115,4 +115,3 @@ def fastapi_pyjwt_app() -> Any:
         return {"checked": token}
 
     return app
-

@@ -1,9 +1,10 @@
 """Load the check-in endpoint over real HTTP and compare it with its floor and a peer.
 
 Starts ``hemproto serve backend`` and each app of ``apps.py`` under uvicorn on 127.0.0.1
-(one worker, pinned to one core), drives it with wrk from the other core, every request a
-distinct valid check, and prints requests per second with the median and 99th-percentile latency, and the two ratios the
-project tracks: hemproto / floor (goal >= 0.8) and hemproto / FastAPI + PyJWT (goal >= 1.5).
+(one worker, pinned to one core) and drives each with wrk from the other core, every
+request a distinct valid check. Prints requests per second with the median and 99th-
+percentile latency, and the two ratios the project tracks: hemproto / floor (goal >= 0.8)
+and hemproto / FastAPI + PyJWT (goal >= 1.5).
 
     python benchmarks/load/run.py                 # 10 s per app, 16 connections
     python benchmarks/load/run.py --duration 20 --json out.json

@@ -2,7 +2,8 @@
  * hemjson: the verdict of hemjson.h in at most three linear passes: UTF-8, then a parse that
  * stops at the first event, then (only when the parse stopped early) the bracket count over
  * the whole text, which must win over anything the parse found. Member names are kept on a
- * stack in the work area while their object is open, and compared when it closes.
+ * stack in the work area while their object is open, and compared when it closes. The parse
+ * also counts values and notes where the top-level members are, for the outline.
  */
 #include "hemjson.h"
 
@@ -33,6 +34,8 @@ typedef struct {
     unsigned char *copies; /* decoded names with escapes, innermost last; n bytes */
     size_t copies_top;
     unsigned flags;
+    size_t values;             /* values begun so far */
+    hem_json_outline *outline; /* where the top-level members go, or NULL */
 } scanner;
 
 /* The result of a parse step that did not simply go on. */
@@ -644,7 +647,7 @@ static size_t match_word(const unsigned char *t, size_t n, size_t i, const char 
 static int parse(scanner *s, event *ev)
 {
     const unsigned char *t = s->t;
-    size_t n = s->n, i, depth = 0, end, stop = 0, top;
+    size_t n = s->n, i, depth = 0, end, stop = 0, top, name_at;
     unsigned char open[HEM_JSON_MAX_DEPTH];
     size_t names_at[HEM_JSON_MAX_DEPTH], copies_at[HEM_JSON_MAX_DEPTH];
 
@@ -656,6 +659,8 @@ value:
         ev->offset = n;
         return 0;
     }
+    /* Counted where it begins: in a clean text every value begun is a value. */
+    s->values++;
     switch (t[i]) {
     case '{':
     case '[':
@@ -737,6 +742,7 @@ member:
     }
     if (s->names_top == s->names_cap)
         return -1;
+    name_at = i;
     if (!read_string(s, i, 1, &end)) {
         ev->kind = HEM_JSON_SYNTAX;
         ev->offset = end;
@@ -749,6 +755,15 @@ member:
         return 0;
     }
     i = skip_space(t, n, i + 1);
+    /* Only the top-level object's members are at depth 1. */
+    if (depth == 1 && s->outline != NULL) {
+        hem_json_outline *o = s->outline;
+        if (o->members < HEM_JSON_OUTLINE_MEMBERS) {
+            o->name_at[o->members] = name_at;
+            o->value_at[o->members] = i;
+        }
+        o->members++;
+    }
     goto value;
 
 after_value:
@@ -820,7 +835,14 @@ size_t hem_json_work_size(size_t text_len)
 int hem_json_scan(const char *text, size_t text_len, void *work, size_t work_size,
                   hem_json_verdict *verdict)
 {
+    return hem_json_scan_outline(text, text_len, work, work_size, verdict, NULL);
+}
+
+int hem_json_scan_outline(const char *text, size_t text_len, void *work, size_t work_size,
+                          hem_json_verdict *verdict, hem_json_outline *outline)
+{
     scanner s;
+    hem_json_outline counted;
     event ev;
     size_t cap, where, misalign;
     unsigned char *area = work;
@@ -840,6 +862,10 @@ int hem_json_scan(const char *text, size_t text_len, void *work, size_t work_siz
     s.copies = area + 2u * cap * sizeof(name_rec);
     s.copies_top = 0;
     s.flags = 0;
+    s.values = 0;
+    /* Filled in a copy, so that a -1 leaves the caller's as it was. */
+    counted.members = 0;
+    s.outline = outline != NULL ? &counted : NULL;
 
     ev.kind = HEM_JSON_CLEAN;
     ev.offset = 0;
@@ -847,6 +873,10 @@ int hem_json_scan(const char *text, size_t text_len, void *work, size_t work_siz
         verdict->kind = HEM_JSON_UTF8;
         verdict->flags = 0;
         verdict->offset = where;
+        if (outline != NULL) {
+            outline->values = 0;
+            outline->members = 0;
+        }
         return 0;
     }
     if (parse(&s, &ev) != 0)
@@ -860,5 +890,16 @@ int hem_json_scan(const char *text, size_t text_len, void *work, size_t work_siz
     verdict->kind = ev.kind;
     verdict->flags = ev.kind == HEM_JSON_CLEAN ? s.flags : 0u;
     verdict->offset = ev.offset;
+    if (outline != NULL) {
+        size_t k, located = counted.members < HEM_JSON_OUTLINE_MEMBERS ? counted.members
+                                                                       : HEM_JSON_OUTLINE_MEMBERS;
+        int clean = ev.kind == HEM_JSON_CLEAN;
+        outline->values = clean ? s.values : 0;
+        outline->members = clean ? counted.members : 0;
+        for (k = 0; clean && k < located; k++) {
+            outline->name_at[k] = counted.name_at[k];
+            outline->value_at[k] = counted.value_at[k];
+        }
+    }
     return 0;
 }

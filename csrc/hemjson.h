@@ -50,6 +50,10 @@
  * flags are 0 with every other kind. The order of events is the order in which a decoder
  * that reads left to right, and checks each value as it completes it, meets them; so a
  * strict decoder raises, for any text, the error of this verdict's kind.
+ *
+ * hem_json_scan_outline gives the same verdict and, for a clean text, its outline: how many
+ * values it holds and where the members of its top-level object are, so that a caller can
+ * refuse a text for its size or its shape without building any of it.
  */
 #ifndef HEMJSON_H
 #define HEMJSON_H
@@ -82,6 +86,20 @@ typedef struct {
     size_t offset;  /* byte offset in the text, as each kind says */
 } hem_json_verdict;
 
+/* How many top-level members an outline locates. */
+#define HEM_JSON_OUTLINE_MEMBERS 64
+
+/* A clean text's outline. Member names are not values: {"a":[1,2]} holds 4 values. */
+typedef struct {
+    size_t values;  /* every value, at every depth: objects, arrays, strings, numbers, true,
+                       false and null */
+    size_t members; /* members of the top-level value when it is an object, else 0 */
+    /* For members k < min(members, HEM_JSON_OUTLINE_MEMBERS), in text order: the offset of
+     * the opening quote of member k's name, and of the first byte of its value. */
+    size_t name_at[HEM_JSON_OUTLINE_MEMBERS];
+    size_t value_at[HEM_JSON_OUTLINE_MEMBERS];
+} hem_json_outline;
+
 /* Bytes of work area hem_json_scan needs for a text of text_len bytes: about 12 per byte
  * (room for every member name the text can hold, twice, to sort them). */
 size_t hem_json_work_size(size_t text_len);
@@ -94,6 +112,12 @@ size_t hem_json_work_size(size_t text_len);
  * (n log n in their number). */
 int hem_json_scan(const char *text, size_t text_len, void *work, size_t work_size,
                   hem_json_verdict *verdict);
+
+/* hem_json_scan, in the same time and with the same work area, also filling *outline:
+ * for a clean text as above, for any other verdict values and members 0 (and no offsets).
+ * Returns as hem_json_scan does, leaving both as they were on -1. */
+int hem_json_scan_outline(const char *text, size_t text_len, void *work, size_t work_size,
+                          hem_json_verdict *verdict, hem_json_outline *outline);
 
 #ifdef __cplusplus
 }

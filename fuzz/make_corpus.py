@@ -339,6 +339,9 @@ def json_seeds() -> dict[str, bytes]:
         "ok-object": b'{"a":[1,-2.5e-3,true,false,null,"x\\u00e9",{}],"b":{"a":0}}',
         "ok-sixteen-deep": b"[" * 16 + b"]" * 16,
         "ok-many-members": b"{" + many + b"}",
+        # Past the members an outline locates (csrc/hemjson.h): counted, not located.
+        "ok-past-the-outline": b"{" + b",".join(b'"m%d":[%d]' % (n, n) for n in range(80)) + b"}",
+        "ok-body": b'{"check":"eyJhIjoxfQ.e30.c2ln"}',
         "ok-pair": b'["\\ud83d\\ude00","\xf0\x9f\x98\x80"]',
         "ok-dbl-max": b"[1.7976931348623157e308,9007199254740991]",
         "flag-noncharacter": b'["\xef\xbf\xbe"]',

@@ -9,6 +9,10 @@
  * the work area's contents and alignment never change a verdict; a repeat hidden among
  * many names is always the one reported.
  *
+ * The outline: hem_json_scan_outline gives every text hem_json_scan's verdict (each scan
+ * below runs both), counts and locates by hand-checked tables, and on generated clean texts
+ * finds the values and top-level members the generator wrote.
+ *
  * Every text is copied into an exactly sized heap block, so that a run under valgrind or
  * AddressSanitizer also catches any read past text_len.
  */
@@ -30,23 +34,42 @@ static void fatal(const char *what)
     exit(2);
 }
 
-/* The verdict on text[0, len), scanned from an exact copy with a fresh work area whose
- * bytes are `fill` and whose start is `shift` bytes past an aligned block. */
-static hem_json_verdict scan_with(const char *text, size_t len, unsigned char fill, size_t shift)
+/* The verdict and outline of text[0, len), scanned from an exact copy with a fresh work
+ * area whose bytes are `fill` and whose start is `shift` bytes past an aligned block. Both
+ * functions scan it: hem_json_scan_outline must give hem_json_scan's verdict, and with any
+ * verdict but a clean one an outline of nothing. */
+static hem_json_verdict outline_with(const char *text, size_t len, unsigned char fill,
+                                     size_t shift, hem_json_outline *outline)
 {
-    hem_json_verdict v = {-1, 99u, 12345u};
+    hem_json_verdict v = {-1, 99u, 12345u}, plain = {-1, 99u, 12345u};
     size_t size = hem_json_work_size(len);
     char *copy = dup_exact(text, len);
     unsigned char *block = xmalloc(size + shift);
     int r;
 
     memset(block, fill, size + shift);
-    r = hem_json_scan(len ? copy : NULL, len, block + shift, size, &v);
+    memset(outline, fill, sizeof *outline);
+    r = hem_json_scan_outline(len ? copy : NULL, len, block + shift, size, &v, outline);
     if (r != 0)
+        fatal("hem_json_scan_outline refused a work area of hem_json_work_size bytes");
+    memset(block, fill, size + shift);
+    if (hem_json_scan(len ? copy : NULL, len, block + shift, size, &plain) != 0)
         fatal("hem_json_scan refused a work area of hem_json_work_size bytes");
+    CHECKF(v.kind == plain.kind && v.flags == plain.flags && v.offset == plain.offset,
+           "the outline's verdict differs from the scan's on \"%.60s\"", text);
+    if (v.kind != HEM_JSON_CLEAN)
+        CHECKF(outline->values == 0 && outline->members == 0,
+               "an outline of %zu values and %zu members with a refusal, on \"%.60s\"",
+               outline->values, outline->members, text);
     free(block);
     free(copy);
     return v;
+}
+
+static hem_json_verdict scan_with(const char *text, size_t len, unsigned char fill, size_t shift)
+{
+    hem_json_outline outline;
+    return outline_with(text, len, fill, shift, &outline);
 }
 
 static hem_json_verdict scan_n(const char *text, size_t len)
@@ -323,6 +346,90 @@ static void test_work_area(void)
     free(work);
 }
 
+/* ---- the outline ---------------------------------------------------------------------------- */
+
+#define OUTLINE(text, values, members, ...)                                                        \
+    do {                                                                                           \
+        static const size_t located_[] = {__VA_ARGS__};                                            \
+        expect_outline(__LINE__, text, values, members, located_,                                  \
+                       sizeof located_ / sizeof *located_ - 1);                                    \
+    } while (0)
+
+/* `located` holds name_at, value_at of each member in turn, then a spare 0 (so that a
+ * table may be empty). */
+static void expect_outline(int line, const char *text, size_t values, size_t members,
+                           const size_t *located, size_t located_len)
+{
+    hem_json_outline o;
+    hem_json_verdict v = outline_with(text, strlen(text), 0x5Au, 1, &o);
+    size_t k;
+
+    check_at(v.kind == HEM_JSON_CLEAN && o.values == values && o.members == members, __FILE__,
+             line, "outline", "\"%.60s\": %s, %zu values, %zu members; expected %zu, %zu",
+             text, kind_name(v.kind), o.values, o.members, values, members);
+    if (located_len != 2 * (members < HEM_JSON_OUTLINE_MEMBERS ? members : 0))
+        fatal("an outline table locates the wrong number of members");
+    for (k = 0; k < members && k < HEM_JSON_OUTLINE_MEMBERS; k++)
+        check_at(o.name_at[k] == located[2 * k] && o.value_at[k] == located[2 * k + 1], __FILE__,
+                 line, "located", "\"%.60s\" member %zu: name at %zu, value at %zu", text, k,
+                 o.name_at[k], o.value_at[k]);
+}
+
+static void test_outline(void)
+{
+    hem_json_outline o, before;
+    hem_json_verdict v = {-1, 0, 0};
+    static const char text[] = "{\"a\":1}";
+    size_t size = hem_json_work_size(sizeof text - 1), k;
+    unsigned char *work = xmalloc(size);
+    char many[2048];
+    int used = 0;
+    static const char *const refused[] = {
+        "{\"a\":1,\"b\":[1,2,3],}",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":1} \xff",
+        "{\"a\":[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]}",
+        "{\"a\":[1,2,1e999]}",
+    };
+
+    /* Values at every depth, names not counted; members of the top-level object only. */
+    OUTLINE("{}", 1, 0, 0);
+    OUTLINE("[]", 1, 0, 0);
+    OUTLINE(" 0 ", 1, 0, 0);
+    OUTLINE("\"{\\\"a\\\":1}\"", 1, 0, 0);
+    OUTLINE("[1,[2,{}],{\"a\":null}]", 7, 0, 0);
+    OUTLINE("{\"a\":[1,2]}", 4, 1, 1, 5, 0);
+    OUTLINE(" { \"a\" : 1 , \"b\":{\"c\":2,\"d\":[]} } ", 5, 2, 3, 9, 13, 17, 0);
+    OUTLINE("{\"\\u0061\":true,\"b\\\"\":\"x\"}", 3, 2, 1, 10, 15, 21, 0);
+    OUTLINE("{\"check\":\"a.b.c\"}", 2, 1, 1, 9, 0);
+    OUTLINE("{\"\xc3\xa9\":false,\"x\":{\"y\":{\"z\":1}}}", 5, 2, 1, 6, 12, 16, 0);
+    /* Past the members it locates, it still counts. */
+    used += snprintf(many + used, sizeof many - (size_t)used, "{");
+    for (k = 0; k < 100; k++)
+        used += snprintf(many + used, sizeof many - (size_t)used, "%s\"m%03zu\":%zu",
+                         k ? "," : "", k, k);
+    snprintf(many + used, sizeof many - (size_t)used, "}");
+    v = outline_with(many, strlen(many), 0, 0, &o);
+    CHECK(v.kind == HEM_JSON_CLEAN && o.values == 101 && o.members == 100);
+    for (k = 0; k < HEM_JSON_OUTLINE_MEMBERS; k++)
+        CHECKF(o.name_at[k] == 1 + 9 * k + (k > 10 ? k - 10 : 0) && many[o.name_at[k]] == '"' &&
+                   o.value_at[k] == o.name_at[k] + 7,
+               "member %zu of 100: name at %zu, value at %zu", k, o.name_at[k], o.value_at[k]);
+    /* A refused text has an outline of nothing, whatever it held before its refusal. */
+    for (k = 0; k < sizeof refused / sizeof *refused; k++)
+        (void)outline_with(refused[k], strlen(refused[k]), 0, 0, &o);
+    /* -1 leaves both as they were. */
+    memset(&o, 0xA5, sizeof o);
+    before = o;
+    v.kind = -1;
+    CHECK(hem_json_scan_outline(text, sizeof text - 1, work, size - 1, &v, &o) == -1 &&
+          v.kind == -1 && memcmp(&o, &before, sizeof o) == 0);
+    CHECK(hem_json_scan_outline(text, sizeof text - 1, work, size, &v, &o) == 0 &&
+          v.kind == HEM_JSON_CLEAN && o.values == 2 && o.members == 1 && o.name_at[0] == 1 &&
+          o.value_at[0] == 5);
+    free(work);
+}
+
 /* ---- generated texts ------------------------------------------------------------------------ */
 
 #define GEN_CAP 4096
@@ -330,6 +437,8 @@ static void test_work_area(void)
 typedef struct {
     char s[GEN_CAP];
     size_t n;
+    /* What gen_value wrote, as an outline would say it. */
+    size_t values, members, name_at[HEM_JSON_OUTLINE_MEMBERS], value_at[HEM_JSON_OUTLINE_MEMBERS];
 } gen_text;
 
 static void put(gen_text *t, const char *p)
@@ -359,6 +468,7 @@ static const char *const member_names[] = {"a", "b", "\\u0061b", "ab", "\xc3\xa9
 static void gen_value(gen_text *t, int depth)
 {
     unsigned k = next(8);
+    t->values++;
     if (depth >= 6 || k < 4) {
         put(t, scalars[next(sizeof scalars / sizeof *scalars)]);
     } else if (k < 6) {
@@ -378,9 +488,13 @@ static void gen_value(gen_text *t, int depth)
         for (i = 0; i < count; i++) {
             if (i)
                 put(t, ", ");
+            if (depth == 0)
+                t->name_at[t->members] = t->n;
             put(t, "\"");
             put(t, member_names[pick[set][i]]);
             put(t, "\":");
+            if (depth == 0)
+                t->value_at[t->members++] = t->n;
             gen_value(t, depth + 1);
         }
         put(t, "}");
@@ -396,11 +510,21 @@ static void test_prefixes(void)
         gen_text t;
         size_t k;
         hem_json_verdict v;
+        hem_json_outline o;
         t.n = 0;
         t.s[0] = '\0';
+        t.values = t.members = 0;
         gen_value(&t, 0);
         v = scan_n(t.s, t.n);
         CHECKF(v.kind == HEM_JSON_CLEAN, "generated text \"%.80s\" is %s", t.s, kind_name(v.kind));
+        (void)outline_with(t.s, t.n, 0, 0, &o);
+        CHECKF(o.values == t.values && o.members == t.members,
+               "generated text \"%.80s\": %zu values, %zu members; written %zu, %zu", t.s,
+               o.values, o.members, t.values, t.members);
+        for (k = 0; k < t.members; k++)
+            CHECKF(o.name_at[k] == t.name_at[k] && o.value_at[k] == t.value_at[k],
+                   "generated text \"%.80s\" member %zu located at %zu, %zu", t.s, k,
+                   o.name_at[k], o.value_at[k]);
         for (k = 0; k < t.n; k++) {
             size_t start = k;
             while (start > 0 && ((unsigned char)t.s[start] & 0xC0u) == 0x80u)
@@ -467,6 +591,7 @@ int main(void)
     test_duplicates();
     test_code_points();
     test_work_area();
+    test_outline();
     test_prefixes();
     test_many_names();
 

@@ -11,7 +11,10 @@
  *     exponent overflows a double; the program never calls setlocale, so it reads them as
  *     JSON writes them). It shares no code or tables with csrc/hemjson.c.
  * Also: a second scan with another work area gives the same verdict, and the scan refuses
- * a work area one byte too small. Any violation abort()s.
+ * a work area one byte too small. hem_json_scan_outline must give the same verdict, and
+ * for a clean text the outline the reference finds as it parses (every value it enters,
+ * the top-level object's members and where their names and values start); for any other
+ * verdict an outline of nothing. Any violation abort()s.
  *
  * A custom mutator makes half of the mutations structural: it wraps the input in an array
  * or an object, duplicates a member, or splices in a token that reaches a rule (a long
@@ -24,16 +27,16 @@
 
 #include <math.h>
 
-static unsigned long verdicts[8];
+static unsigned long verdicts[8], clean_objects, past_the_outline;
 static int said_at_exit;
 
 static void say_verdicts(void)
 {
     fprintf(stderr,
-            "fuzz_json: clean %lu, utf8 %lu, depth %lu, syntax %lu, integer %lu, number %lu, "
-            "constant %lu, duplicate %lu\n",
-            verdicts[0], verdicts[1], verdicts[2], verdicts[3], verdicts[4], verdicts[5],
-            verdicts[6], verdicts[7]);
+            "fuzz_json: clean %lu (objects %lu, %lu of them over %d members), utf8 %lu, depth "
+            "%lu, syntax %lu, integer %lu, number %lu, constant %lu, duplicate %lu\n",
+            verdicts[0], clean_objects, past_the_outline, HEM_JSON_OUTLINE_MEMBERS, verdicts[1],
+            verdicts[2], verdicts[3], verdicts[4], verdicts[5], verdicts[6], verdicts[7]);
 }
 
 /* --- the reference ---------------------------------------------------------------------- */
@@ -44,6 +47,10 @@ typedef struct {
     int kind; /* -1 while nothing has happened */
     size_t offset;
     unsigned flags;
+    /* The outline, as the parse goes: values entered, containers open, and the top-level
+     * object's members (the first HEM_JSON_OUTLINE_MEMBERS located). */
+    size_t values, open, members;
+    size_t name_at[HEM_JSON_OUTLINE_MEMBERS], value_at[HEM_JSON_OUTLINE_MEMBERS];
 } ref_state;
 
 static int ref_is_noncharacter(uint32_t cp)
@@ -324,6 +331,7 @@ static int ref_object(ref_state *r, size_t *i)
     int ok = 0;
 
     REQUIRE(points && starts && lengths && quotes);
+    r->open++;
     (*i)++;
     ref_space(r, i);
     if (*i < r->n && r->t[*i] == '}') {
@@ -350,6 +358,13 @@ static int ref_object(ref_state *r, size_t *i)
         }
         (*i)++;
         ref_space(r, i);
+        if (r->open == 1) {
+            if (r->members < HEM_JSON_OUTLINE_MEMBERS) {
+                r->name_at[r->members] = quotes[count - 1];
+                r->value_at[r->members] = *i;
+            }
+            r->members++;
+        }
         if (!ref_json_value(r, i))
             goto done;
         ref_space(r, i);
@@ -375,6 +390,7 @@ static int ref_object(ref_state *r, size_t *i)
             }
     ok = 1;
 done:
+    r->open--;
     free(points);
     free(starts);
     free(lengths);
@@ -382,7 +398,7 @@ done:
     return ok;
 }
 
-static int ref_array(ref_state *r, size_t *i)
+static int ref_array_items(ref_state *r, size_t *i)
 {
     (*i)++;
     ref_space(r, i);
@@ -407,12 +423,22 @@ static int ref_array(ref_state *r, size_t *i)
     }
 }
 
+static int ref_array(ref_state *r, size_t *i)
+{
+    int ok;
+    r->open++;
+    ok = ref_array_items(r, i);
+    r->open--;
+    return ok;
+}
+
 static int ref_json_value(ref_state *r, size_t *i)
 {
     unsigned char c;
 
     if (*i >= r->n)
         return ref_fail(r, HEM_JSON_SYNTAX, r->n);
+    r->values++;
     c = r->t[*i];
     if (ref_starts(r, *i, "NaN") || ref_starts(r, *i, "Infinity") || ref_starts(r, *i, "-Infinity"))
         return ref_fail(r, HEM_JSON_CONSTANT, *i);
@@ -434,17 +460,18 @@ static int ref_json_value(ref_state *r, size_t *i)
     }
 }
 
-static hem_json_verdict ref_scan(const unsigned char *t, size_t n)
+static hem_json_verdict ref_scan(const unsigned char *t, size_t n, hem_json_outline *outline)
 {
     ref_state r;
     hem_json_verdict v;
-    size_t i = 0, top;
+    size_t i = 0, top, k;
 
     r.t = t;
     r.n = n;
     r.kind = -1;
     r.offset = 0;
     r.flags = 0;
+    r.values = r.open = r.members = 0;
     if (ref_utf8(&r) && ref_depth(&r)) {
         ref_space(&r, &i);
         top = i;
@@ -459,6 +486,12 @@ static hem_json_verdict ref_scan(const unsigned char *t, size_t n)
     v.kind = r.kind;
     v.flags = r.kind == HEM_JSON_CLEAN ? r.flags : 0u;
     v.offset = r.offset;
+    outline->values = r.kind == HEM_JSON_CLEAN ? r.values : 0;
+    outline->members = r.kind == HEM_JSON_CLEAN ? r.members : 0;
+    for (k = 0; k < outline->members && k < HEM_JSON_OUTLINE_MEMBERS; k++) {
+        outline->name_at[k] = r.name_at[k];
+        outline->value_at[k] = r.value_at[k];
+    }
     return v;
 }
 
@@ -469,7 +502,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     unsigned char *in = exact_copy(data, n);
     size_t size = hem_json_work_size(n);
     unsigned char *work = exact_alloc(size + 1), *other = exact_alloc(size);
-    hem_json_verdict got = {-1, 0, 0}, again = {-1, 0, 0}, want;
+    hem_json_verdict got = {-1, 0, 0}, again = {-1, 0, 0}, outlined = {-1, 0, 0}, want;
+    hem_json_outline outline, expected;
     size_t k;
 
     if (!said_at_exit) {
@@ -488,7 +522,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     REQUIRE_MSG(got.offset <= n, "an offset past the text");
     verdicts[got.kind]++;
 
-    want = ref_scan(in, n);
+    /* The outline's own work area is the first one again, its leftovers and all. */
+    memset(&outline, n ? in[0] : 0x5A, sizeof outline);
+    REQUIRE(hem_json_scan_outline((const char *)in, n, work + 1, size, &outlined, &outline) == 0);
+    REQUIRE_MSG(outlined.kind == got.kind && outlined.flags == got.flags &&
+                    outlined.offset == got.offset,
+                "the outline's verdict differs from the scan's");
+
+    want = ref_scan(in, n, &expected);
     if (got.kind != want.kind || got.offset != want.offset || got.flags != want.flags)
         fprintf(stderr, "hemfuzz: hem_json_scan: kind %d offset %zu flags %u; reference: kind %d "
                         "offset %zu flags %u\n",
@@ -496,6 +537,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     REQUIRE_MSG(got.kind == want.kind, "the kind differs from the reference's");
     REQUIRE_MSG(got.offset == want.offset, "the offset differs from the reference's");
     REQUIRE_MSG(got.flags == want.flags, "the flags differ from the reference's");
+    if (outline.values != expected.values || outline.members != expected.members)
+        fprintf(stderr, "hemfuzz: outline: %zu values, %zu members; reference: %zu, %zu\n",
+                outline.values, outline.members, expected.values, expected.members);
+    REQUIRE_MSG(outline.values == expected.values, "the values differ from the reference's");
+    REQUIRE_MSG(outline.members == expected.members, "the members differ from the reference's");
+    if (got.kind == HEM_JSON_CLEAN && in[got.offset] == '{') {
+        clean_objects++;
+        past_the_outline += outline.members > HEM_JSON_OUTLINE_MEMBERS;
+    }
+    for (k = 0; k < outline.members && k < HEM_JSON_OUTLINE_MEMBERS; k++)
+        REQUIRE_MSG(outline.name_at[k] == expected.name_at[k] &&
+                        outline.value_at[k] == expected.value_at[k],
+                    "a member is located elsewhere than the reference's");
 
     free(other);
     free(work);

@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -59,8 +60,8 @@ def make_bodies(key_hex: str, count: int, path: Path) -> None:
             out.write(json.dumps(device.challenge(), separators=(",", ":")) + "\n")
 
 
-def pinned(command: list[str], core: int) -> list[str]:
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+def pinned(command: list[str], core: int | None) -> list[str]:
+    if core is not None and shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         return ["taskset", "-c", str(core), *command]
     return command
 
@@ -113,7 +114,9 @@ def run_wrk(
     }
 
 
-def server_command(name: str, port: int, key_hex: str, workdir: Path) -> list[str]:
+def server_command(
+    name: str, port: int, key_hex: str, workdir: Path, serve_args: list[str]
+) -> list[str]:
     if name == "hemproto_serve":
         key_file = workdir / "backend.key"
         if not key_file.exists():
@@ -123,7 +126,7 @@ def server_command(name: str, port: int, key_hex: str, workdir: Path) -> list[st
             key_file.chmod(0o600)
         return [
             sys.executable, "-m", "hemproto", "serve", "backend", "--key", str(key_file),
-            "--host", "127.0.0.1", "--port", str(port),
+            "--host", "127.0.0.1", "--port", str(port), *serve_args,
         ]  # fmt: skip
     return [
         sys.executable, "-m", "uvicorn", f"apps:{APPS[name]}", "--factory",
@@ -136,7 +139,10 @@ def measure(name: str, bodies: Path, key_hex: str, args: argparse.Namespace) -> 
     port = free_port()
     env = dict(os.environ, HEMBENCH_KEY=key_hex)
     server = subprocess.Popen(
-        pinned(server_command(name, port, key_hex, bodies.parent), core=0),
+        pinned(
+            server_command(name, port, key_hex, bodies.parent, shlex.split(args.serve_args)),
+            core=0 if args.pin_server else None,
+        ),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -169,6 +175,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--apps", default=",".join(APPS), help="comma-separated subset of " + ",".join(APPS)
     )
+    parser.add_argument(
+        "--serve-args",
+        default="",
+        help="extra options for hemproto serve backend, e.g. '--replay redis://127.0.0.1:6379/0'",
+    )
+    parser.add_argument(
+        "--no-pin-server",
+        dest="pin_server",
+        action="store_false",
+        help="let the server use every core (for --serve-args '--workers 2')",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -187,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     load = os.getloadavg()[0]
+    where = "core 0" if args.pin_server else "any core"
+    extra = f" (serve backend {args.serve_args})" if args.serve_args else ""
     print(
-        f"\nuvicorn on core 0, wrk -t1 -c{args.connections} on core 1, "
+        f"\nservers on {where}{extra}, wrk -t1 -c{args.connections} on core 1, "
         f"{args.duration:g} s per app, load average {load:.2f}\n"
     )
     print("| endpoint | requests/s | median | p99 | hemproto / this |")

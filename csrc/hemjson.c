@@ -36,6 +36,8 @@ typedef struct {
     unsigned flags;
     size_t values;             /* values begun so far */
     hem_json_outline *outline; /* where the top-level members go, or NULL */
+    int context;               /* where the parse is, for a syntax error (HEM_JSON_IN_*) */
+    size_t resume;
 } scanner;
 
 /* The result of a parse step that did not simply go on. */
@@ -329,7 +331,8 @@ static size_t read_number(const unsigned char *t, size_t n, size_t i, event *ev,
             ev->kind = HEM_JSON_INTEGER;
             ev->offset = start;
         }
-    } else if (overflows(t, int_at, int_end, frac_at, frac_end, exponent)) {
+    } else if (end - start > HEM_JSON_MAX_FLOAT_LEN ||
+               overflows(t, int_at, int_end, frac_at, frac_end, exponent)) {
         ev->kind = HEM_JSON_NUMBER;
         ev->offset = start;
     }
@@ -651,6 +654,8 @@ static int parse(scanner *s, event *ev)
     unsigned char open[HEM_JSON_MAX_DEPTH];
     size_t names_at[HEM_JSON_MAX_DEPTH], copies_at[HEM_JSON_MAX_DEPTH];
 
+    s->context = HEM_JSON_IN_TOP;
+    s->resume = 0;
     i = skip_space(t, n, 0);
     top = i;
 value:
@@ -674,6 +679,8 @@ value:
         names_at[depth] = s->names_top;
         copies_at[depth] = s->copies_top;
         depth++;
+        s->context = t[i] == '{' ? HEM_JSON_FIRST_MEMBER : HEM_JSON_FIRST_ITEM;
+        s->resume = i + 1;
         i = skip_space(t, n, i + 1);
         if (open[depth - 1] == '{') {
             if (i < n && t[i] == '}') {
@@ -768,12 +775,17 @@ member:
 
 after_value:
     /* A number followed by a '.' or an exponent marker the grammar did not take: the text
-     * stops being JSON inside what looks like the number's tail. */
+     * stops being JSON inside what looks like the number's tail (still in the value's
+     * context: the tail reads as part of it). */
     if (stop > i) {
         ev->kind = HEM_JSON_SYNTAX;
         ev->offset = stop;
         return 0;
     }
+    s->context = depth == 0                 ? HEM_JSON_AFTER_TOP
+                 : open[depth - 1] == '['   ? HEM_JSON_AFTER_ITEM
+                                            : HEM_JSON_AFTER_MEMBER;
+    s->resume = i;
     i = skip_space(t, n, i);
     if (depth == 0) {
         ev->kind = i == n ? HEM_JSON_CLEAN : HEM_JSON_SYNTAX;
@@ -786,6 +798,8 @@ after_value:
         return 0;
     }
     if (t[i] == ',') {
+        s->context = open[depth - 1] == '{' ? HEM_JSON_NEXT_MEMBER : HEM_JSON_NEXT_ITEM;
+        s->resume = i + 1;
         i = skip_space(t, n, i + 1);
         if (open[depth - 1] == '{')
             goto member;
@@ -873,6 +887,8 @@ int hem_json_scan_outline(const char *text, size_t text_len, void *work, size_t 
         verdict->kind = HEM_JSON_UTF8;
         verdict->flags = 0;
         verdict->offset = where;
+        verdict->context = 0;
+        verdict->resume = 0;
         if (outline != NULL) {
             outline->values = 0;
             outline->members = 0;
@@ -890,6 +906,8 @@ int hem_json_scan_outline(const char *text, size_t text_len, void *work, size_t 
     verdict->kind = ev.kind;
     verdict->flags = ev.kind == HEM_JSON_CLEAN ? s.flags : 0u;
     verdict->offset = ev.offset;
+    verdict->context = ev.kind == HEM_JSON_SYNTAX ? s.context : 0;
+    verdict->resume = ev.kind == HEM_JSON_SYNTAX ? s.resume : 0u;
     if (outline != NULL) {
         size_t k, located = counted.members < HEM_JSON_OUTLINE_MEMBERS ? counted.members
                                                                        : HEM_JSON_OUTLINE_MEMBERS;

@@ -23,7 +23,10 @@
  *                       a bad \u escape, a missing delimiter, anything after the value.
  *   HEM_JSON_INTEGER    a number without fraction or exponent whose magnitude is over
  *                       2**53 - 1. offset: its first byte ('-' or a digit).
- *   HEM_JSON_NUMBER     a number with a fraction or an exponent that a correctly rounded
+ *   HEM_JSON_NUMBER     a number with a fraction or an exponent that a strict decoder does
+ *                       not convert: one longer than HEM_JSON_MAX_FLOAT_LEN bytes (a double
+ *                       holds 17 significant digits, and converting a long literal exactly
+ *                       can take tens of microseconds), or one that a correctly rounded
  *                       conversion to an IEEE double turns into an infinity (magnitude at
  *                       least 2**1024 - 2**970). offset: its first byte.
  *   HEM_JSON_CONSTANT   NaN, Infinity or -Infinity where a value starts (these are not
@@ -37,6 +40,13 @@
  *
  * A number or constant is an event where it starts and is read whole first (a number ends
  * as RFC 8259's grammar reads it: "01" is the number 0 and then a syntax error at "1").
+ *
+ * With HEM_JSON_SYNTAX the verdict also says where the innermost unfinished thing began:
+ * context (HEM_JSON_IN_*) and resume. The bytes from resume to the error, after what the
+ * context names, make a short text that fails as the whole one does: a decoder that words
+ * its own syntax errors need not read, let alone build, every value that came before. A
+ * number's tail (a '.' or an exponent marker without digits) reads as part of the number:
+ * an error there is in the number's context.
  *
  *   HEM_JSON_CLEAN      none of the above: the text is JSON, and a strict decoder may take
  *                       its fast path. offset: the first byte of the value (after any
@@ -65,6 +75,8 @@ extern "C" {
 #endif
 
 #define HEM_JSON_MAX_DEPTH 16
+/* Longest number with a fraction or an exponent, in bytes, sign included. */
+#define HEM_JSON_MAX_FLOAT_LEN 32
 /* Longest text the scan takes (its offsets are 32-bit inside the work area). */
 #define HEM_JSON_MAX_LEN 0x7FFFFFFFu
 
@@ -80,10 +92,24 @@ extern "C" {
 #define HEM_JSON_RAW_NONCHARACTER 1u
 #define HEM_JSON_ESCAPED_FORBIDDEN 2u
 
+/* The contexts of a syntax error, and what resume is in each. An item or member "at resume"
+ * starts there, whitespace before it included: the innermost array or object had opened
+ * (FIRST) or taken a ',' (NEXT) just before resume. */
+#define HEM_JSON_IN_TOP 0       /* the top-level value, no container open: resume is 0 */
+#define HEM_JSON_AFTER_TOP 1    /* after the top-level value, which ends at resume */
+#define HEM_JSON_FIRST_ITEM 2   /* an array's first item, at resume */
+#define HEM_JSON_NEXT_ITEM 3    /* an array's next item, at resume */
+#define HEM_JSON_AFTER_ITEM 4   /* after an array's item, which ends at resume */
+#define HEM_JSON_FIRST_MEMBER 5 /* an object's first member (name, ':', value), at resume */
+#define HEM_JSON_NEXT_MEMBER 6  /* an object's next member, at resume */
+#define HEM_JSON_AFTER_MEMBER 7 /* after an object's member, whose value ends at resume */
+
 typedef struct {
     int kind;       /* HEM_JSON_CLEAN .. HEM_JSON_DUPLICATE */
     unsigned flags; /* with HEM_JSON_CLEAN only */
     size_t offset;  /* byte offset in the text, as each kind says */
+    int context;    /* with HEM_JSON_SYNTAX only (else 0): HEM_JSON_IN_TOP .. AFTER_MEMBER */
+    size_t resume;  /* with HEM_JSON_SYNTAX only (else 0): as context says */
 } hem_json_verdict;
 
 /* How many top-level members an outline locates. */

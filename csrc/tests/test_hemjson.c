@@ -41,7 +41,7 @@ static void fatal(const char *what)
 static hem_json_verdict outline_with(const char *text, size_t len, unsigned char fill,
                                      size_t shift, hem_json_outline *outline)
 {
-    hem_json_verdict v = {-1, 99u, 12345u}, plain = {-1, 99u, 12345u};
+    hem_json_verdict v = {-1, 99u, 12345u, 99, 12345u}, plain = {-1, 99u, 12345u, 99, 12345u};
     size_t size = hem_json_work_size(len);
     char *copy = dup_exact(text, len);
     unsigned char *block = xmalloc(size + shift);
@@ -55,8 +55,11 @@ static hem_json_verdict outline_with(const char *text, size_t len, unsigned char
     memset(block, fill, size + shift);
     if (hem_json_scan(len ? copy : NULL, len, block + shift, size, &plain) != 0)
         fatal("hem_json_scan refused a work area of hem_json_work_size bytes");
-    CHECKF(v.kind == plain.kind && v.flags == plain.flags && v.offset == plain.offset,
+    CHECKF(v.kind == plain.kind && v.flags == plain.flags && v.offset == plain.offset &&
+               v.context == plain.context && v.resume == plain.resume,
            "the outline's verdict differs from the scan's on \"%.60s\"", text);
+    CHECKF(v.kind == HEM_JSON_SYNTAX || (v.context == 0 && v.resume == 0),
+           "a context with a verdict other than a syntax error, on \"%.60s\"", text);
     if (v.kind != HEM_JSON_CLEAN)
         CHECKF(outline->values == 0 && outline->members == 0,
                "an outline of %zu values and %zu members with a refusal, on \"%.60s\"",
@@ -77,7 +80,8 @@ static hem_json_verdict scan_n(const char *text, size_t len)
     hem_json_verdict v = scan_with(text, len, 0x00u, 0);
     hem_json_verdict again = scan_with(text, len, 0xA5u, 3);
 
-    CHECKF(v.kind == again.kind && v.flags == again.flags && v.offset == again.offset,
+    CHECKF(v.kind == again.kind && v.flags == again.flags && v.offset == again.offset &&
+               v.context == again.context && v.resume == again.resume,
            "work area contents or alignment changed the verdict on \"%.60s\"", text);
     return v;
 }
@@ -88,6 +92,45 @@ static const char *const kind_names[] = {"CLEAN",   "UTF8",   "DEPTH",    "SYNTA
 static const char *kind_name(int kind)
 {
     return kind >= 0 && kind <= 7 ? kind_names[kind] : "?";
+}
+
+/* What stands for the innermost unfinished thing before resume, by context (hemjson.h). */
+static const char *const resume_prefix[] = {"", "null", "[", "[null,", "[null", "{", "{\"\":null,",
+                                            "{\"\":null"};
+
+/* A syntax error's context must be one whose short text fails where the whole one does:
+ * the prefix, then the text from resume, gets the same error at the same place (and the
+ * same context, at the prefix's end). */
+static void check_resume(const char *file, int line, const char *text, size_t len,
+                         hem_json_verdict v)
+{
+    char *short_text;
+    const char *prefix;
+    size_t plen;
+    hem_json_verdict again;
+
+    if (v.kind != HEM_JSON_SYNTAX)
+        return;
+    if (v.context < HEM_JSON_IN_TOP || v.context > HEM_JSON_AFTER_MEMBER || v.resume > v.offset ||
+        (v.context == HEM_JSON_IN_TOP && v.resume != 0)) {
+        check_at(0, file, line, "context", "\"%.60s\": context %d, resume %zu, error at %zu",
+                 text, v.context, v.resume, v.offset);
+        return;
+    }
+    prefix = resume_prefix[v.context];
+    plen = strlen(prefix);
+    short_text = xmalloc(plen + len - v.resume);
+    memcpy(short_text, prefix, plen);
+    memcpy(short_text + plen, text + v.resume, len - v.resume);
+    again = scan_with(short_text, plen + len - v.resume, 0, 0);
+    check_at(again.kind == HEM_JSON_SYNTAX && again.offset == v.offset - v.resume + plen &&
+                 again.context == v.context && again.resume == (v.resume ? plen : 0),
+             file, line, "resume",
+             "\"%.60s\" (context %d, resume %zu, error at %zu): the short text gets %s at %zu, "
+             "context %d, resume %zu",
+             text, v.context, v.resume, v.offset, kind_name(again.kind), again.offset,
+             again.context, again.resume);
+    free(short_text);
 }
 
 #define EXPECT(text, kind, offset, flags)                                                          \
@@ -103,6 +146,7 @@ static void expect_at(const char *file, int line, const char *text, size_t len, 
     check_at(v.kind == kind && v.offset == offset && v.flags == flags, file, line,
              "verdict", "\"%.70s\": got %s at %zu flags %u, expected %s at %zu flags %u", text,
              kind_name(v.kind), v.offset, v.flags, kind_name(kind), offset, flags);
+    check_resume(file, line, text, len, v);
 }
 
 /* ---- the cases ------------------------------------------------------------------------------ */
@@ -203,6 +247,49 @@ static void test_syntax(void)
     EXPECT("{", HEM_JSON_SYNTAX, 1, 0);
 }
 
+#define CONTEXT(text, offset, context, resume)                                                     \
+    expect_context(__LINE__, text, offset, context, resume)
+
+static void expect_context(int line, const char *text, size_t offset, int context, size_t resume)
+{
+    hem_json_verdict v = scan_n(text, strlen(text));
+
+    check_at(v.kind == HEM_JSON_SYNTAX && v.offset == offset && v.context == context &&
+                 v.resume == resume,
+             __FILE__, line, "context",
+             "\"%.60s\": %s at %zu, context %d, resume %zu; expected a syntax error at %zu, "
+             "context %d, resume %zu",
+             text, kind_name(v.kind), v.offset, v.context, v.resume, offset, context, resume);
+    check_resume(__FILE__, line, text, strlen(text), v);
+}
+
+static void test_contexts(void)
+{
+    CONTEXT("", 0, HEM_JSON_IN_TOP, 0);
+    CONTEXT("  tru", 5, HEM_JSON_IN_TOP, 0);
+    CONTEXT("\"abc", 4, HEM_JSON_IN_TOP, 0);
+    CONTEXT("-x", 1, HEM_JSON_IN_TOP, 0);
+    CONTEXT("[] x", 3, HEM_JSON_AFTER_TOP, 2);
+    CONTEXT("01", 1, HEM_JSON_AFTER_TOP, 1);
+    CONTEXT("1.e5", 2, HEM_JSON_IN_TOP, 0);
+    CONTEXT(" [ ", 3, HEM_JSON_FIRST_ITEM, 2);
+    CONTEXT("[,1]", 1, HEM_JSON_FIRST_ITEM, 1);
+    CONTEXT("[1,]", 3, HEM_JSON_NEXT_ITEM, 3);
+    CONTEXT("[1,  nul]", 8, HEM_JSON_NEXT_ITEM, 3);
+    CONTEXT("[1 2]", 3, HEM_JSON_AFTER_ITEM, 2);
+    CONTEXT("[1.5e]", 5, HEM_JSON_FIRST_ITEM, 1);
+    CONTEXT("{\"a\":0,\"b\": 1.}", 14, HEM_JSON_NEXT_MEMBER, 7);
+    CONTEXT("[[1,2],[3,x]]", 10, HEM_JSON_NEXT_ITEM, 10);
+    CONTEXT("[[1,2] 3]", 7, HEM_JSON_AFTER_ITEM, 6);
+    CONTEXT("{ \"a\" 1}", 6, HEM_JSON_FIRST_MEMBER, 1);
+    CONTEXT("{\"a\":1,}", 7, HEM_JSON_NEXT_MEMBER, 7);
+    CONTEXT("{\"a\":1 x}", 7, HEM_JSON_AFTER_MEMBER, 6);
+    CONTEXT("{\"a\":[1,2],\"b\":tru}", 18, HEM_JSON_NEXT_MEMBER, 11);
+    CONTEXT("{\"a\":{\"b\":\"c\\x\"}}", 13, HEM_JSON_FIRST_MEMBER, 6);
+    CONTEXT("{\"a\":{}]", 7, HEM_JSON_AFTER_MEMBER, 7);
+    CONTEXT("[{\"a\":1}, {\"b\":2}, 3", 20, HEM_JSON_AFTER_ITEM, 20);
+}
+
 static void test_numbers(void)
 {
     EXPECT("[9007199254740991,-9007199254740991]", HEM_JSON_CLEAN, 0, 0);
@@ -223,7 +310,10 @@ static void test_numbers(void)
     EXPECT("[1.7976931348623158e308]", HEM_JSON_CLEAN, 0, 0);
     EXPECT("[1.797693134862315807937e308]", HEM_JSON_CLEAN, 0, 0);
     EXPECT("[1.797693134862315807938e308]", HEM_JSON_NUMBER, 1, 0);
-    EXPECT("[1.797693134862315807936999999999e308]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("[1.7976931348623158079372897e308]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("[1.7976931348623158079372898e308]", HEM_JSON_NUMBER, 1, 0);
+    EXPECT("[0.17976931348623158079372897e309]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("[-1.797693134862315807937290e308]", HEM_JSON_NUMBER, 1, 0);
     EXPECT("[1.7976931348623159e308]", HEM_JSON_NUMBER, 1, 0);
     EXPECT("[-1.7976931348623159e308]", HEM_JSON_NUMBER, 1, 0);
     EXPECT("[1e308, 1e309]", HEM_JSON_NUMBER, 8, 0);
@@ -237,7 +327,18 @@ static void test_numbers(void)
     EXPECT("[0.1e310]", HEM_JSON_NUMBER, 1, 0);
     EXPECT("[0.01e310]", HEM_JSON_CLEAN, 0, 0);
     EXPECT("1.5e309", HEM_JSON_NUMBER, 0, 0);
-    /* The exact threshold, written out in full (309 digits, then ".0"), and one below. */
+    /* Longer than HEM_JSON_MAX_FLOAT_LEN (32 bytes, sign included): refused whatever its
+     * value, but an integer (no fraction, no exponent) is not a double. */
+    EXPECT("[-0.00000000000000000000000000001]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("[-0.000000000000000000000000000001]", HEM_JSON_NUMBER, 1, 0);
+    EXPECT("[1.2345678901234567890123456789e-5]", HEM_JSON_NUMBER, 1, 0);
+    EXPECT("[1.234567890123456789012345678e-5, 1]", HEM_JSON_CLEAN, 0, 0);
+    EXPECT("[1e-00000000000000000000000000000005]", HEM_JSON_NUMBER, 1, 0);
+    EXPECT("[1, 0.5, 0.00000000000000000000000000000000005x", HEM_JSON_NUMBER, 9, 0);
+    EXPECT("[1.000000000000000000000000000000000.]", HEM_JSON_NUMBER, 1, 0);
+    EXPECT("[100000000000000000000000000000000000]", HEM_JSON_INTEGER, 1, 0);
+    /* The exact threshold, written out in full (309 digits, then ".0"), and one below:
+     * both far over the length. */
     {
         static const char threshold[] =
             "179769313486231580793728971405303415079934132710037826936173778980444968"
@@ -251,17 +352,10 @@ static void test_numbers(void)
         memcpy(text + n, ".0", 3);
         EXPECT(text, HEM_JSON_NUMBER, 0, 0);
         text[n - 1] = '1';
-        EXPECT(text, HEM_JSON_CLEAN, 0, 0);
-        memcpy(text + n, ".99999", 7);
-        EXPECT(text, HEM_JSON_CLEAN, 0, 0);
-        text[n - 1] = '2';
-        memcpy(text + n, ".00001", 7);
         EXPECT(text, HEM_JSON_NUMBER, 0, 0);
-        /* The same value as 0.<digits>e309. */
-        memcpy(text, "0.", 2);
-        memcpy(text + 2, threshold, n);
-        memcpy(text + 2 + n, "e309", 5);
-        EXPECT(text, HEM_JSON_NUMBER, 0, 0);
+        /* As an integer it is refused by the integer rule instead. */
+        text[n] = '\0';
+        EXPECT(text, HEM_JSON_INTEGER, 0, 0);
     }
 }
 
@@ -330,7 +424,7 @@ static void test_code_points(void)
 
 static void test_work_area(void)
 {
-    hem_json_verdict v = {-1, 0, 0};
+    hem_json_verdict v = {-1, 0, 0, 0, 0};
     static const char text[] = "{\"a\":1}";
     size_t size = hem_json_work_size(sizeof text - 1);
     unsigned char *work = xmalloc(size);
@@ -378,7 +472,7 @@ static void expect_outline(int line, const char *text, size_t values, size_t mem
 static void test_outline(void)
 {
     hem_json_outline o, before;
-    hem_json_verdict v = {-1, 0, 0};
+    hem_json_verdict v = {-1, 0, 0, 0, 0};
     static const char text[] = "{\"a\":1}";
     size_t size = hem_json_work_size(sizeof text - 1), k;
     unsigned char *work = xmalloc(size);
@@ -530,6 +624,7 @@ static void test_prefixes(void)
             while (start > 0 && ((unsigned char)t.s[start] & 0xC0u) == 0x80u)
                 start--;
             v = scan_with(t.s, k, 0, 0);
+            check_resume(__FILE__, __LINE__, t.s, k, v);
             if (start < k)
                 CHECKF(v.kind == HEM_JSON_UTF8 && v.offset == start,
                        "prefix %zu of \"%.80s\": %s at %zu", k, t.s, kind_name(v.kind), v.offset);
@@ -591,6 +686,7 @@ int main(void)
     test_duplicates();
     test_code_points();
     test_work_area();
+    test_contexts();
     test_outline();
     test_prefixes();
     test_many_names();

@@ -8,13 +8,17 @@
  *     code point's range, a bracket count, then a recursive-descent parser of RFC 8259
  *     that decodes every string to code points, compares each object's names pair by
  *     pair, and leaves numbers to the C library (strtod decides whether a fraction or
- *     exponent overflows a double; the program never calls setlocale, so it reads them as
- *     JSON writes them). It shares no code or tables with csrc/hemjson.c.
+ *     exponent overflows a double, once its length is within HEM_JSON_MAX_FLOAT_LEN; the
+ *     program never calls setlocale, so it reads them as JSON writes them). It shares no
+ *     code or tables with csrc/hemjson.c.
  * Also: a second scan with another work area gives the same verdict, and the scan refuses
  * a work area one byte too small. hem_json_scan_outline must give the same verdict, and
  * for a clean text the outline the reference finds as it parses (every value it enters,
  * the top-level object's members and where their names and values start); for any other
- * verdict an outline of nothing. Any violation abort()s.
+ * verdict an outline of nothing. A syntax error's context and resume must be the
+ * reference's (set as it enters and leaves each array, object and member), and the short
+ * text they describe (what stands for the context, then the text from resume) must fail
+ * at the same place in the same context. Any violation abort()s.
  *
  * A custom mutator makes half of the mutations structural: it wraps the input in an array
  * or an object, duplicates a member, or splices in a token that reaches a rule (a long
@@ -51,7 +55,15 @@ typedef struct {
      * object's members (the first HEM_JSON_OUTLINE_MEMBERS located). */
     size_t values, open, members;
     size_t name_at[HEM_JSON_OUTLINE_MEMBERS], value_at[HEM_JSON_OUTLINE_MEMBERS];
+    int context; /* where the parse is, for a syntax error */
+    size_t resume;
 } ref_state;
+
+static void ref_at(ref_state *r, int context, size_t resume)
+{
+    r->context = context;
+    r->resume = resume;
+}
 
 static int ref_is_noncharacter(uint32_t cp)
 {
@@ -291,7 +303,7 @@ static int ref_number(ref_state *r, size_t *i)
             free(literal);
             return ref_fail(r, HEM_JSON_INTEGER, start);
         }
-    } else if (isinf(strtod(literal, NULL))) {
+    } else if (at - start > HEM_JSON_MAX_FLOAT_LEN || isinf(strtod(literal, NULL))) {
         free(literal);
         return ref_fail(r, HEM_JSON_NUMBER, start);
     }
@@ -333,6 +345,7 @@ static int ref_object(ref_state *r, size_t *i)
     REQUIRE(points && starts && lengths && quotes);
     r->open++;
     (*i)++;
+    ref_at(r, HEM_JSON_FIRST_MEMBER, *i);
     ref_space(r, i);
     if (*i < r->n && r->t[*i] == '}') {
         (*i)++;
@@ -367,9 +380,11 @@ static int ref_object(ref_state *r, size_t *i)
         }
         if (!ref_json_value(r, i))
             goto done;
+        ref_at(r, HEM_JSON_AFTER_MEMBER, *i);
         ref_space(r, i);
         if (*i < r->n && r->t[*i] == ',') {
             (*i)++;
+            ref_at(r, HEM_JSON_NEXT_MEMBER, *i);
             ref_space(r, i);
             continue;
         }
@@ -401,6 +416,7 @@ done:
 static int ref_array_items(ref_state *r, size_t *i)
 {
     (*i)++;
+    ref_at(r, HEM_JSON_FIRST_ITEM, *i);
     ref_space(r, i);
     if (*i < r->n && r->t[*i] == ']') {
         (*i)++;
@@ -409,9 +425,11 @@ static int ref_array_items(ref_state *r, size_t *i)
     for (;;) {
         if (!ref_json_value(r, i))
             return 0;
+        ref_at(r, HEM_JSON_AFTER_ITEM, *i);
         ref_space(r, i);
         if (*i < r->n && r->t[*i] == ',') {
             (*i)++;
+            ref_at(r, HEM_JSON_NEXT_ITEM, *i);
             ref_space(r, i);
             continue;
         }
@@ -472,10 +490,12 @@ static hem_json_verdict ref_scan(const unsigned char *t, size_t n, hem_json_outl
     r.offset = 0;
     r.flags = 0;
     r.values = r.open = r.members = 0;
+    ref_at(&r, HEM_JSON_IN_TOP, 0);
     if (ref_utf8(&r) && ref_depth(&r)) {
         ref_space(&r, &i);
         top = i;
         if (ref_json_value(&r, &i)) {
+            ref_at(&r, HEM_JSON_AFTER_TOP, i);
             ref_space(&r, &i);
             if (i != n)
                 ref_fail(&r, HEM_JSON_SYNTAX, i);
@@ -486,6 +506,8 @@ static hem_json_verdict ref_scan(const unsigned char *t, size_t n, hem_json_outl
     v.kind = r.kind;
     v.flags = r.kind == HEM_JSON_CLEAN ? r.flags : 0u;
     v.offset = r.offset;
+    v.context = r.kind == HEM_JSON_SYNTAX ? r.context : 0;
+    v.resume = r.kind == HEM_JSON_SYNTAX ? r.resume : 0u;
     outline->values = r.kind == HEM_JSON_CLEAN ? r.values : 0;
     outline->members = r.kind == HEM_JSON_CLEAN ? r.members : 0;
     for (k = 0; k < outline->members && k < HEM_JSON_OUTLINE_MEMBERS; k++) {
@@ -495,6 +517,45 @@ static hem_json_verdict ref_scan(const unsigned char *t, size_t n, hem_json_outl
     return v;
 }
 
+/* --- the short text of a syntax error --------------------------------------------------------- */
+
+static const char *const context_prefix[] = {"", "null", "[", "[null,", "[null", "{", "{\"\":null,",
+                                             "{\"\":null"};
+
+/* What stands for the context, then the text from resume: it must fail where the whole text
+ * does, in the same context, with resume at the end of what stands for it. */
+static void check_short_text(const unsigned char *in, size_t n, hem_json_verdict v)
+{
+    const char *prefix;
+    size_t plen, len, size;
+    unsigned char *text, *work;
+    hem_json_verdict again = {-1, 0, 0, 0, 0};
+
+    REQUIRE_MSG(v.context >= HEM_JSON_IN_TOP && v.context <= HEM_JSON_AFTER_MEMBER,
+                "an unknown context");
+    REQUIRE_MSG(v.resume <= v.offset && (v.context != HEM_JSON_IN_TOP || v.resume == 0),
+                "a resume offset past the error");
+    prefix = context_prefix[v.context];
+    plen = strlen(prefix);
+    len = plen + n - v.resume;
+    text = exact_alloc(len);
+    memcpy(text, prefix, plen);
+    memcpy(text + plen, in + v.resume, n - v.resume);
+    size = hem_json_work_size(len);
+    work = exact_alloc(size);
+    REQUIRE(hem_json_scan((const char *)text, len, work, size, &again) == 0);
+    if (again.kind != HEM_JSON_SYNTAX || again.offset != v.offset - v.resume + plen ||
+        again.context != v.context || again.resume != (v.resume ? plen : 0))
+        fprintf(stderr, "hemfuzz: short text: %d at %zu, context %d, resume %zu\n", again.kind,
+                again.offset, again.context, again.resume);
+    REQUIRE_MSG(again.kind == HEM_JSON_SYNTAX && again.offset == v.offset - v.resume + plen,
+                "the short text of a syntax error fails elsewhere");
+    REQUIRE_MSG(again.context == v.context && again.resume == (v.resume ? plen : 0),
+                "the short text of a syntax error fails in another context");
+    free(work);
+    free(text);
+}
+
 /* --- the target --------------------------------------------------------------------------- */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
@@ -502,7 +563,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     unsigned char *in = exact_copy(data, n);
     size_t size = hem_json_work_size(n);
     unsigned char *work = exact_alloc(size + 1), *other = exact_alloc(size);
-    hem_json_verdict got = {-1, 0, 0}, again = {-1, 0, 0}, outlined = {-1, 0, 0}, want;
+    hem_json_verdict got = {-1, 0, 0, 0, 0}, again = {-1, 0, 0, 0, 0}, outlined = {-1, 0, 0, 0, 0};
+    hem_json_verdict want;
     hem_json_outline outline, expected;
     size_t k;
 
@@ -516,7 +578,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     REQUIRE(hem_json_scan((const char *)in, n, work + 1, size - 1, &got) == -1 && got.kind == -1);
     REQUIRE(hem_json_scan((const char *)in, n, work + 1, size, &got) == 0);
     REQUIRE(hem_json_scan((const char *)in, n, other, size, &again) == 0);
-    REQUIRE_MSG(got.kind == again.kind && got.flags == again.flags && got.offset == again.offset,
+    REQUIRE_MSG(got.kind == again.kind && got.flags == again.flags &&
+                    got.offset == again.offset && got.context == again.context &&
+                    got.resume == again.resume,
                 "the verdict depends on the work area");
     REQUIRE_MSG(got.kind >= HEM_JSON_CLEAN && got.kind <= HEM_JSON_DUPLICATE, "an unknown kind");
     REQUIRE_MSG(got.offset <= n, "an offset past the text");
@@ -526,7 +590,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     memset(&outline, n ? in[0] : 0x5A, sizeof outline);
     REQUIRE(hem_json_scan_outline((const char *)in, n, work + 1, size, &outlined, &outline) == 0);
     REQUIRE_MSG(outlined.kind == got.kind && outlined.flags == got.flags &&
-                    outlined.offset == got.offset,
+                    outlined.offset == got.offset && outlined.context == got.context &&
+                    outlined.resume == got.resume,
                 "the outline's verdict differs from the scan's");
 
     want = ref_scan(in, n, &expected);
@@ -537,6 +602,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     REQUIRE_MSG(got.kind == want.kind, "the kind differs from the reference's");
     REQUIRE_MSG(got.offset == want.offset, "the offset differs from the reference's");
     REQUIRE_MSG(got.flags == want.flags, "the flags differ from the reference's");
+    if (got.context != want.context || got.resume != want.resume)
+        fprintf(stderr, "hemfuzz: syntax error context %d resume %zu; reference: %d, %zu\n",
+                got.context, got.resume, want.context, want.resume);
+    REQUIRE_MSG(got.context == want.context, "the context differs from the reference's");
+    REQUIRE_MSG(got.resume == want.resume, "the resume offset differs from the reference's");
+    if (got.kind == HEM_JSON_SYNTAX)
+        check_short_text(in, n, got);
     if (outline.values != expected.values || outline.members != expected.members)
         fprintf(stderr, "hemfuzz: outline: %zu values, %zu members; reference: %zu, %zu\n",
                 outline.values, outline.members, expected.values, expected.members);

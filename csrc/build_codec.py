@@ -15,7 +15,7 @@ from cffi import FFI
 HERE = Path(__file__).resolve().parent
 REQUIRE_C = os.environ.get("HEMPROTO_REQUIRE_C") == "1"
 # The C library's sources, as csrc/Makefile's LIB_NAMES lists them.
-LIBRARY = ("hemcodec", "hemcheck", "hemmac", "hemjson")
+LIBRARY = ("hemcodec", "hemcheck", "hemmac", "hemjson", "hemreply")
 
 # The Python side passes bytes objects straight through, which cffi allows for `char *`
 # parameters; these static shims adapt them to the library's unsigned char signatures.
@@ -42,6 +42,16 @@ int hem_sha256_accelerated(void);
 int hem_sha256_select(int force_portable);
 size_t hem_json_work_size(size_t text_len);
 long long hemx_json_scan(const char *text, size_t n, char *work, size_t work_size);
+#define HEM_REPLY_E_MAC ...
+long hemx_checked_sign(const char *key, const char *jti, const char *iss, const char *aud,
+                       unsigned long long iat, const char *act, size_t act_len, const char *crt,
+                       size_t crt_len, const char *newfws, const char *newuis,
+                       const char *header, size_t header_len, char *out, size_t out_cap);
+long hemx_check_answer(const char *key, const char *check_signed, size_t check_signed_len,
+                       const char *check_mac, const char *jti, const char *iss, const char *aud,
+                       unsigned long long iat, const char *act, size_t act_len, const char *crt,
+                       size_t crt_len, const char *newfws, const char *newuis,
+                       const char *header, size_t header_len, char *out, size_t out_cap);
 """
 
 SHIMS = """
@@ -49,6 +59,7 @@ SHIMS = """
 #include "hemcheck.h"
 #include "hemmac.h"
 #include "hemjson.h"
+#include "hemreply.h"
 static ptrdiff_t hemx_b64url_encode(const char *in, size_t n, char *out, size_t cap)
 { return hem_b64url_encode((const unsigned char *)in, n, out, cap); }
 static ptrdiff_t hemx_b64_encode(const char *in, size_t n, char *out, size_t cap)
@@ -89,6 +100,32 @@ static long long hemx_json_scan(const char *t, size_t n, char *work, size_t size
     if (hem_json_scan(t, n, work, size, &v) != 0)
         return -1;
     return (long long)v.kind | (long long)v.flags << 4 | (long long)v.offset << 8;
+}
+static long hemx_checked_sign(const char *k, const char *jti, const char *iss, const char *aud,
+                              unsigned long long iat, const char *act, size_t act_len,
+                              const char *crt, size_t crt_len, const char *newfws,
+                              const char *newuis, const char *h, size_t h_len, char *out,
+                              size_t cap)
+{
+    return (long)hem_checked_sign((const unsigned char *)k, (const unsigned char *)jti,
+                                  (const unsigned char *)iss, (const unsigned char *)aud, iat,
+                                  act, act_len, (const unsigned char *)crt, crt_len,
+                                  (const unsigned char *)newfws, (const unsigned char *)newuis,
+                                  h, h_len, out, cap);
+}
+static long hemx_check_answer(const char *k, const char *cs, size_t cs_len, const char *cmac,
+                              const char *jti, const char *iss, const char *aud,
+                              unsigned long long iat, const char *act, size_t act_len,
+                              const char *crt, size_t crt_len, const char *newfws,
+                              const char *newuis, const char *h, size_t h_len, char *out,
+                              size_t cap)
+{
+    return (long)hem_check_answer((const unsigned char *)k, cs, cs_len,
+                                  (const unsigned char *)cmac, (const unsigned char *)jti,
+                                  (const unsigned char *)iss, (const unsigned char *)aud, iat,
+                                  act, act_len, (const unsigned char *)crt, crt_len,
+                                  (const unsigned char *)newfws, (const unsigned char *)newuis,
+                                  h, h_len, out, cap);
 }
 """
 

@@ -41,7 +41,8 @@ int hemx_hs256_verify(const char *key, size_t key_len, const char *msg, size_t n
 int hem_sha256_accelerated(void);
 int hem_sha256_select(int force_portable);
 size_t hem_json_work_size(size_t text_len);
-long long hemx_json_scan(const char *text, size_t n, char *work, size_t work_size);
+#define HEM_JSON_OUTLINE_MEMBERS ...
+int hemx_json_scan(const char *text, size_t n, char *work, size_t work_size, long long *out);
 #define HEM_REPLY_E_MAC ...
 long hemx_checked_sign(const char *key, const char *jti, const char *iss, const char *aud,
                        unsigned long long iat, const char *act, size_t act_len, const char *crt,
@@ -92,14 +93,29 @@ static void hemx_hmac_sha256(const char *k, size_t kn, const char *m, size_t n, 
 { hem_hmac_sha256(k, kn, m, n, (unsigned char *)out); }
 static int hemx_hs256_verify(const char *k, size_t kn, const char *m, size_t n, const char *mac)
 { return hem_hs256_verify(k, kn, m, n, (const unsigned char *)mac); }
-/* The verdict packed as kind | flags << 4 | offset << 8 (offsets stay below 2**31), or -1
- * when the work area is too small or the text too long. */
-static long long hemx_json_scan(const char *t, size_t n, char *work, size_t size)
+/* One array for the verdict and the outline: out[0] the verdict packed as kind | flags << 4 |
+ * offset << 8 (offsets stay below 2**31), out[1] values, out[2] members, out[3] a syntax
+ * error's context, out[4] its resume offset, then each member's name and value offsets
+ * when all are located. Returns how many entries it wrote, or -1 when the work area is too
+ * small or the text too long. */
+static int hemx_json_scan(const char *t, size_t n, char *work, size_t size, long long *out)
 {
     hem_json_verdict v;
-    if (hem_json_scan(t, n, work, size, &v) != 0)
+    hem_json_outline o;
+    size_t k, located;
+    if (hem_json_scan_outline(t, n, work, size, &v, &o) != 0)
         return -1;
-    return (long long)v.kind | (long long)v.flags << 4 | (long long)v.offset << 8;
+    out[0] = (long long)v.kind | (long long)v.flags << 4 | (long long)v.offset << 8;
+    out[1] = (long long)o.values;
+    out[2] = (long long)o.members;
+    out[3] = (long long)v.context;
+    out[4] = (long long)v.resume;
+    located = o.members <= HEM_JSON_OUTLINE_MEMBERS ? o.members : 0;
+    for (k = 0; k < located; k++) {
+        out[5 + 2 * k] = (long long)o.name_at[k];
+        out[6 + 2 * k] = (long long)o.value_at[k];
+    }
+    return (int)(5 + 2 * located);
 }
 static long hemx_checked_sign(const char *k, const char *jti, const char *iss, const char *aud,
                               unsigned long long iat, const char *act, size_t act_len,

@@ -243,26 +243,32 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
     json_work_size = lib.hem_json_work_size
     json_work_bytes = json_work_size(JSON_WORK_TEXT)
     json_max_length = 0x7FFFFFFF  # HEM_JSON_MAX_LEN
-    json_scratch: list[Any] = []  # work areas, lent as the scratch buffers are (see there)
+    json_entries = 5 + 2 * lib.HEM_JSON_OUTLINE_MEMBERS
+    # Work areas, each with the array its outline is written to, lent as the scratch
+    # buffers are (see there).
+    json_scratch: list[tuple[Any, Any]] = []
     take_json = json_scratch.pop
     give_json = json_scratch.append
 
-    def json_scan(data: bytes) -> int | None:
+    def json_scan(data: bytes) -> list[int] | None:
         n = len(data)
+        if n > json_max_length:
+            return None
+        try:
+            work, out = entry = take_json()
+        except IndexError:
+            work = alloc("char[]", json_work_bytes)
+            out = alloc("long long[]", json_entries)
+            entry = work, out
         if n > JSON_WORK_TEXT:
-            if n > json_max_length:
-                return None
             size = json_work_size(n)
-            packed: int = c_json_scan(data, n, alloc("char[]", size), size)
+            written = c_json_scan(data, n, alloc("char[]", size), size, out)
         else:
-            try:
-                work = take_json()
-            except IndexError:
-                work = alloc("char[]", json_work_bytes)
-            packed = c_json_scan(data, n, work, json_work_bytes)
-            if len(json_scratch) < JSON_WORK_KEPT:
-                give_json(work)
-        return packed if packed >= 0 else None
+            written = c_json_scan(data, n, work, json_work_bytes, out)
+        scanned: list[int] | None = unpack(out, written) if written >= 0 else None
+        if len(json_scratch) < JSON_WORK_KEPT:
+            give_json(entry)
+        return scanned
 
     # Without the CPU's SHA extensions the portable C block function is slower than
     # hashlib's (OpenSSL's assembly), so the C backend uses the Python one: same bytes.
@@ -315,9 +321,12 @@ scan_check: Callable[[str], _pycodec.ScannedCheck | None] = _active.scan_check
 hs256: Callable[[bytes, bytes], bytes] = _active.hs256
 hs256_verify: Callable[[bytes, bytes, bytes], bool] = _active.hs256_verify
 
-# The C scan's verdict on a JSON text (csrc/hemjson.h), packed as kind | flags << 4 |
-# offset << 8; None from the Python backend, or when the C scan cannot take the text.
-json_scan: Callable[[bytes], int | None] = _active.json_scan
+# The C scan of a JSON text (csrc/hemjson.h): [its verdict packed as kind | flags << 4 |
+# offset << 8, a clean text's values and top-level members, a syntax error's context and
+# resume offset, then each member's name and value offsets when there are at most
+# HEM_JSON_OUTLINE_MEMBERS]; None from the Python backend, or when the C scan cannot take
+# the text.
+json_scan: Callable[[bytes], list[int] | None] = _active.json_scan
 
 
 def codec_backend() -> str:

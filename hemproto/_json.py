@@ -1,31 +1,56 @@
-"""Strict JSON for token segments and request bodies: I-JSON (RFC 7493) and a depth cap.
+"""Strict JSON for token segments and request bodies: I-JSON (RFC 7493) and two size caps.
 
 It refuses duplicate member names, NaN/Infinity, numbers outside IEEE double range,
-integers beyond 2**53 - 1 in magnitude, invalid UTF-8, surrogates and noncharacters (also
-when escaped), and nesting deeper than MAX_DEPTH, raising the caller's error class, in
+integers beyond 2**53 - 1 in magnitude, other numbers longer than MAX_FLOAT_LENGTH, invalid
+UTF-8, surrogates and noncharacters (also when escaped), nesting deeper than MAX_DEPTH and,
+for an object it builds, more than MAX_VALUES values, raising the caller's error class, in
 time linear in the input. It knows nothing about tokens or claims.
 
 The strict decoder below (hooks on every value, a depth lexer) is the reference. With the
 C codec, a one-pass scan (csrc/hemjson.h) first says what is in the text: a clean text goes
-to the standard decoder without hooks, a refused one is worded from the scan's verdict,
-each with the reference's exact error, so no body costs more than a plain parse.
+to the standard decoder without hooks, a refused one is worded from the scan's verdict, a
+text over the value cap is refused by the scan's count, each with the reference's exact
+error, so that nothing over the cap is ever built. loads_outline reads an object's top
+level from the scan alone (member count, names, the one string member), for a caller that
+decides from that whether to want the object at all.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from . import _codec
 
-__all__ = ["MAX_DEPTH", "MAX_SAFE_INTEGER", "JsonRefused", "dumps_compact", "loads_object"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FLOAT_LENGTH",
+    "MAX_SAFE_INTEGER",
+    "MAX_VALUES",
+    "OUTLINE_NAMES",
+    "JsonRefused",
+    "Outline",
+    "dumps_compact",
+    "loads_object",
+    "loads_outline",
+]
 
 MAX_DEPTH = 16
 MAX_SAFE_INTEGER = 2**53 - 1
+# Characters of a number with a fraction or an exponent (HEM_JSON_MAX_FLOAT_LEN). A double
+# holds 17 significant digits; converting a longer literal exactly takes up to 25 us.
+MAX_FLOAT_LENGTH = 32
+# Values (objects, arrays, strings, numbers, literals; member names are not values) in one
+# object loads_object builds. A check carries 9, a reply at most 9, a header 4. The cap
+# bounds what a hostile text costs to build (about 0.5 us a value at worst: a float that is
+# hard to round), whatever its length up to the caps on that.
+MAX_VALUES = 64
+# An outline names the members of an object with at most this many (HEM_JSON_OUTLINE_MEMBERS).
+OUTLINE_NAMES = 64
 
 # One lexeme at a time for the exact depth scan: a JSON string (skipped whole, possibly
 # unterminated), a run of other characters, or a bracket. The possessive quantifiers never
@@ -41,11 +66,17 @@ _FORBIDDEN_CODE_POINTS = re.compile(
 # A number as the standard decoder reads it (ASCII digits only), to word a refused one.
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 
-# The scan's verdict, packed by the C codec as kind | flags << 4 | offset << 8; the kinds and
-# flags are csrc/hemjson.h's HEM_JSON_* values.
+# The scan's verdict, packed by the C codec as kind | flags << 4 | offset << 8 at the head of
+# what _codec.json_scan returns (then values, members, a syntax error's context and resume
+# offset, and each member's name and value offsets when there are at most OUTLINE_NAMES);
+# the kinds, flags and contexts are csrc/hemjson.h's HEM_JSON_* values.
 _CLEAN, _UTF8, _DEPTH, _SYNTAX, _INTEGER, _NUMBER_RANGE, _CONSTANT, _DUPLICATE = range(8)
 _RAW_NONCHARACTER = 1
 _ESCAPED_FORBIDDEN = 2
+_VALUES, _MEMBERS, _CONTEXT, _RESUME, _LOCATED = 1, 2, 3, 4, 5  # indexes into a scan
+# What stands for the innermost unfinished thing before a syntax error's resume offset, by
+# context (HEM_JSON_IN_TOP .. HEM_JSON_AFTER_MEMBER): a value that no text after it extends.
+_RESUME_PREFIXES = ("", "null", "[", "[null,", "[null", "{", '{"":null,', '{"":null')
 
 # Every message below is bounded whatever the input: a name or a number is cut short.
 _NAME_SHOWN = 40
@@ -59,6 +90,20 @@ class JsonRefused(Exception):
     """Internal: why a text is not acceptable JSON; callers turn it into their own error."""
 
 
+@dataclass(frozen=True, slots=True)
+class Outline:
+    """The top level of a strict JSON object, as loads_outline reads it.
+
+    ``members`` counts its members; ``names`` are their names in text order when there are
+    at most OUTLINE_NAMES (else None); ``sole_string`` is the value of its only member when
+    it has exactly one and that value is a string (else None).
+    """
+
+    members: int
+    names: tuple[str, ...] | None
+    sole_string: str | None
+
+
 def _duplicate(name: str) -> JsonRefused:
     # Cut before repr (a long name costs nothing to show) and after (escapes lengthen it).
     return JsonRefused(f"duplicate member {repr(name[:_NAME_SHOWN])[: 2 * _NAME_SHOWN]}")
@@ -66,6 +111,18 @@ def _duplicate(name: str) -> JsonRefused:
 
 def _out_of_range(literal: str) -> JsonRefused:
     return JsonRefused(f"number {literal[:20]!r} is out of range")
+
+
+def _too_long(literal: str) -> JsonRefused:
+    return JsonRefused(f"number {literal[:20]!r} is longer than {MAX_FLOAT_LENGTH} characters")
+
+
+def _too_many_values(count: int) -> JsonRefused:
+    return JsonRefused(f"text holds {count} values, more than {MAX_VALUES}")
+
+
+def _not_an_object(type_name: str) -> JsonRefused:
+    return JsonRefused(f"expected a JSON object, got {type_name}")
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -84,6 +141,9 @@ def _constant(name: str) -> Any:
 
 
 def _float(text: str) -> float:
+    # Length first, so that no long literal is ever converted.
+    if len(text) > MAX_FLOAT_LENGTH:
+        raise _too_long(text)
     value = float(text)
     if not math.isfinite(value):
         raise _out_of_range(text)
@@ -104,9 +164,9 @@ _DECODER = json.JSONDecoder(
     object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float, parse_int=_int
 )
 # For texts the scan found clean: every hook above would return what the default does.
+# Nothing over MAX_VALUES is built, so no parse makes enough containers to set off more than
+# a young collection of the cyclic collector.
 _PLAIN = json.JSONDecoder()
-# Texts from this many characters are parsed with the cyclic collector paused (_plain).
-_GC_PAUSE_TEXT = 2048
 
 _scan_once: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 _plain_scan_once: Callable[[str, int], tuple[Any, int]] = _PLAIN.scan_once  # type: ignore[attr-defined]
@@ -180,22 +240,22 @@ def _strict(text: str) -> Any:
     return value
 
 
+def _count_values(value: Any) -> int:
+    """The values in a parsed JSON value, as the scan counts them (names are not values)."""
+    count = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if type(item) is dict:
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+    return count
+
+
 def _plain(text: str) -> Any:
     """The standard decoder without hooks, called as _strict calls the strict one."""
-    if len(text) < _GC_PAUSE_TEXT or not gc.isenabled():
-        return _plain_parse(text)
-    # Building thousands of containers at once sets off the cyclic collector mid-parse,
-    # then its older generations over the whole heap: on a 7 KB body of nested arrays that
-    # costs more than the parse, and more in a larger process. JSON values hold no cycles,
-    # so the collector would find nothing; the parse holds the GIL throughout.
-    gc.disable()
-    try:
-        return _plain_parse(text)
-    finally:
-        gc.enable()
-
-
-def _plain_parse(text: str) -> Any:
     try:
         value, end = _plain_scan_once(text, 0)
     except (StopIteration, json.JSONDecodeError):
@@ -205,14 +265,18 @@ def _plain_parse(text: str) -> Any:
     return value
 
 
-# A value of the right type for each first character of a JSON value that is not an object
-# or a number (the type is all loads_object reports of those).
-_STAND_INS: dict[str, Any] = {"[": [], '"': "", "t": True, "f": False, "n": None}
+# The type of a JSON value by its first character, when it is not an object or a number
+# (the type is all that is said of a value other than an object).
+_TYPE_NAMES = {"[": "list", '"': "str", "t": "bool", "f": "bool", "n": "NoneType"}
 
 
-def _number_stand_in(text: str, offset: int) -> int | float:
+def _type_name(text: str, offset: int) -> str:
+    """The type name of the clean value at ``offset``, without building it."""
+    name = _TYPE_NAMES.get(text[offset])
+    if name is not None:
+        return name
     literal = _NUMBER.match(text, offset)
-    return 0.0 if literal is None or literal.group().strip("-0123456789") else 0
+    return "float" if literal is None or literal.group().strip("-0123456789") else "int"
 
 
 def _char_offset(text: str, raw: bytes, offset: int) -> int:
@@ -220,14 +284,37 @@ def _char_offset(text: str, raw: bytes, offset: int) -> int:
     return offset if len(raw) == len(text) else len(raw[:offset].decode("utf-8"))
 
 
-def _scanned(text: str, raw: bytes, verdict: int) -> Any:
-    """_strict's result for ``text`` (UTF-8 ``raw``) from the C scan's verdict on it, except
-    that a value other than an object comes back as a stand-in of its type.
+def _syntax_error(text: str, raw: bytes, scanned: list[int]) -> None:
+    """Raise the plain decoder's own error for a text the scan found not to be JSON, from
+    the short text the scan's context describes (csrc/hemjson.h): what stands for the
+    innermost unfinished thing, then the text from where it began. Its error is the whole
+    text's, shifted; no value that was complete before it is read again, let alone built
+    (a text of a thousand values and a stray comma at its end costs what the comma does).
+    Returns only should the short text not fail.
+    """
+    context, resume = scanned[_CONTEXT], scanned[_RESUME]
+    if context == 0:  # the top-level value itself: no container, nothing built before it
+        _PLAIN.decode(text)
+        return
+    prefix = _RESUME_PREFIXES[context]
+    start = _char_offset(text, raw, resume)
+    try:
+        _PLAIN.decode(prefix + text[start:])
+    except json.JSONDecodeError as exc:
+        raise json.JSONDecodeError(exc.msg, text, exc.pos - len(prefix) + start) from None
+
+
+def _first_of_clean(text: str, raw: bytes, scanned: list[int]) -> str | None:
+    """The first character of the value of a text the scan found clean; for any other
+    verdict, _strict's error for ``text`` (UTF-8 ``raw``), raised.
 
     A strict decoder meets the verdict's event first (csrc/hemjson.h), so: a clean text
-    parses the same without hooks; a syntax error is the plain decoder's own, as no hook
-    would have refused anything before it; any other refusal is worded directly.
+    parses the same without hooks, but for the code points it holds; a syntax error is the
+    plain decoder's own, as no hook would have refused anything before it; any other
+    refusal is worded directly. None only should the scan and the reference ever disagree
+    (differential tests hold them together): the caller then lets the reference decide.
     """
+    verdict = scanned[0]
     kind = verdict & 15
     if kind == _CLEAN:
         if verdict & _RAW_NONCHARACTER << 4:
@@ -235,16 +322,9 @@ def _scanned(text: str, raw: bytes, verdict: int) -> Any:
         if verdict & _ESCAPED_FORBIDDEN << 4:
             raise JsonRefused(_ESCAPED_MESSAGE)
         # Leading whitespace is ASCII: the scan's offset of the value is a character one.
-        first = text[verdict >> 8]
-        if first != "{":
-            # Only an object is ever returned: for anything else the caller needs its type
-            # alone, which the first character says; building it could cost far more.
-            if first in _STAND_INS:
-                return _STAND_INS[first]
-            return _number_stand_in(text, verdict >> 8)
-        return _plain(text)
+        return text[verdict >> 8]
     if kind == _SYNTAX:
-        _plain(text)  # raises JSONDecodeError, worded by the caller
+        _syntax_error(text, raw, scanned)
     elif kind == _INTEGER:
         raise JsonRefused(_INTEGER_RANGE)
     elif kind != _UTF8:
@@ -254,18 +334,91 @@ def _scanned(text: str, raw: bytes, verdict: int) -> Any:
         if kind == _NUMBER_RANGE:
             match = _NUMBER.match(text, at)
             if match is not None:
-                raise _out_of_range(match.group())
+                literal = match.group()
+                if len(literal) > MAX_FLOAT_LENGTH:
+                    raise _too_long(literal)
+                raise _out_of_range(literal)
         elif kind == _CONSTANT:
             raise JsonRefused(f"{_CONSTANTS[text[at]]} is not JSON")
         elif kind == _DUPLICATE:
             raise _duplicate(_scanstring(text, at + 1)[0])
-    # Unreachable when the scan and the decoders agree (differential tests); should they
-    # ever not, the reference decides.
-    return _strict(text)
+    return None
 
 
-def loads_object(data: bytes | str, error: Callable[[str], Exception]) -> dict[str, Any]:
-    """Parse ``data`` as one strict JSON object, or raise ``error(reason)``."""
+def _scanned_object(text: str, raw: bytes, scanned: list[int]) -> dict[str, Any]:
+    """_reference_object's result from the C scan of ``text``: only a clean object within
+    the value cap is built; anything else is refused by the scan's verdict and count."""
+    first = _first_of_clean(text, raw, scanned)
+    if first is None:
+        return _reference_object(text)
+    if first != "{":
+        raise _not_an_object(_type_name(text, scanned[0] >> 8))
+    if scanned[_VALUES] > MAX_VALUES:
+        raise _too_many_values(scanned[_VALUES])
+    return _plain(text)  # type: ignore[no-any-return]
+
+
+def _reference_object(text: str) -> dict[str, Any]:
+    """The reference: parse with every rule, then the type and the value cap."""
+    value = _strict(text)
+    if type(value) is not dict:
+        raise _not_an_object(type(value).__name__)
+    count = _count_values(value)
+    if count > MAX_VALUES:
+        raise _too_many_values(count)
+    return value
+
+
+def _scanned_outline(text: str, raw: bytes, scanned: list[int]) -> Outline:
+    """_reference_outline's result from the C scan of ``text``, building no value but the
+    sole string and no name past the outline's: a name or string is decoded from the text
+    where the scan located it."""
+    first = _first_of_clean(text, raw, scanned)
+    if first is None:
+        return _reference_outline(text)
+    if first != "{":
+        raise _not_an_object(_type_name(text, scanned[0] >> 8))
+    members = scanned[_MEMBERS]
+    located = scanned[_LOCATED:]  # name and value offsets, in pairs, up to OUTLINE_NAMES
+    ascii = len(raw) == len(text)
+
+    def string_at(offset: int, end: int) -> str:
+        # Byte offsets are character offsets in ASCII; elsewhere the string is decoded from
+        # its own bytes (a quote and a value start are ASCII, so the slice is whole UTF-8).
+        if ascii:
+            return _scanstring(text, offset + 1)[0]
+        return _scanstring(raw[offset:end].decode("utf-8"), 1)[0]
+
+    names = None
+    if members <= OUTLINE_NAMES:
+        names = tuple(string_at(located[k], located[k + 1]) for k in range(0, len(located), 2))
+    sole_string = None
+    if members == 1 and raw[located[1]] == 0x22:  # a '"': the value is a string
+        sole_string = string_at(located[1], len(raw))
+    return Outline(members, names, sole_string)
+
+
+def _reference_outline(text: str) -> Outline:
+    """The reference: build the object with every rule, then read its top level."""
+    value = _strict(text)
+    if type(value) is not dict:
+        raise _not_an_object(type(value).__name__)
+    sole = next(iter(value.values())) if len(value) == 1 else None
+    return Outline(
+        len(value),
+        tuple(value) if len(value) <= OUTLINE_NAMES else None,
+        sole if type(sole) is str else None,
+    )
+
+
+def _decide(
+    data: bytes | str,
+    error: Callable[[str], Exception],
+    scanned: Callable[[str, bytes, list[int]], Any],
+    reference: Callable[[str], Any],
+) -> Any:
+    """``scanned`` on the C scan of ``data``, or ``reference`` when there is none; any
+    refusal raised as ``error(reason)``."""
     try:
         raw: bytes | None
         if isinstance(data, str):
@@ -277,10 +430,9 @@ def loads_object(data: bytes | str, error: Callable[[str], Exception]) -> dict[s
         else:
             raw = data if type(data) is bytes else bytes(data)
             text = raw.decode("utf-8")
-        if raw is not None and (verdict := _codec.json_scan(raw)) is not None:
-            value = _scanned(text, raw, verdict)
-        else:
-            value = _strict(text)
+        if raw is not None and (scan := _codec.json_scan(raw)) is not None:
+            return scanned(text, raw, scan)
+        return reference(text)
     except UnicodeDecodeError as exc:
         raise error(f"invalid UTF-8 at byte {exc.start}") from None
     except JsonRefused as exc:
@@ -289,9 +441,20 @@ def loads_object(data: bytes | str, error: Callable[[str], Exception]) -> dict[s
         raise error(f"invalid JSON: {exc.msg} at offset {exc.pos}") from None
     except (ValueError, RecursionError) as exc:
         raise error(f"invalid JSON: {type(exc).__name__}") from None
-    if type(value) is not dict:
-        raise error(f"expected a JSON object, got {type(value).__name__}")
-    return value
+
+
+def loads_object(data: bytes | str, error: Callable[[str], Exception]) -> dict[str, Any]:
+    """Parse ``data`` as one strict JSON object of at most MAX_VALUES values, or raise
+    ``error(reason)``."""
+    return _decide(data, error, _scanned_object, _reference_object)  # type: ignore[no-any-return]
+
+
+def loads_outline(data: bytes | str, error: Callable[[str], Exception]) -> Outline:
+    """The top level of ``data`` as one strict JSON object, or ``error(reason)`` raised as
+    loads_object raises it. There is no value cap here: with the C codec nothing is built
+    but what the Outline holds, so a caller can refuse any object by its top level for the
+    cost of the scan. The Python codec builds the object, and reads the same outline."""
+    return _decide(data, error, _scanned_outline, _reference_outline)  # type: ignore[no-any-return]
 
 
 def dumps_compact(value: Any) -> str:

@@ -746,25 +746,72 @@ def _payload_room(token_chars: int) -> int:
     return (token_chars - len(_HEADER_SEGMENT) - 2 - len(_WORST_SIGNATURE)) * 3 // 4
 
 
+def _forged_check(claims: dict[str, Any]) -> str:
+    """A check token of ``claims`` MACed with another key, whatever hemproto would sign."""
+    return _forge(_payload_token(json.dumps(claims, separators=(",", ":"))))
+
+
 def _many_claims(corpus: Corpus) -> bytes:
     """A check with every claim right and as many one-letter extra claims as a body holds,
-    MACed with another key: parsed whole, then an X25519 exchange and a failed MAC."""
+    MACed with another key: refused for its values, before the payload is built."""
     claims: dict[str, Any] = dict(corpus.claims)
     # Grown in steps of about an eighth of what still fits, then one by one: few signatures.
     number = 0
     while True:
-        room = WORST_BODY - len(_body(sign_ejwt(claims, OTHER_MAC_KEY)))
+        room = WORST_BODY - len(_body(_forged_check(claims)))
         step = max(1, room // 70)
         trial = dict(claims)
         for extra in range(number, number + step):
             trial[_short_name(extra)] = 0
-        if len(_body(sign_ejwt(trial, OTHER_MAC_KEY))) > WORST_BODY:
+        if len(_body(_forged_check(trial))) > WORST_BODY:
             if step == 1:
-                return _body(sign_ejwt(claims, OTHER_MAC_KEY))
+                return _body(_forged_check(claims))
             claims[_short_name(number)] = 0
             number += 1
         else:
             claims, number = trial, number + step
+
+
+# A double that is slow to convert within the 32 characters hemproto takes: 20 significant
+# digits close to halfway between two doubles near 1e-300 (about 0.55 us here, where 1.5
+# takes 0.05). Written as it is: json.dumps would write the shortest form instead.
+_HARD_FLOAT = "7.4661089480257535180e-301"
+
+
+def _floats_check(corpus: Corpus, extras: int, values: int) -> bytes:
+    """A check with every claim right, ``extras`` extra claims and ``values`` JSON values in
+    all, every value beyond the claims a hard float (in one array where the extras run
+    out), and a string that fills the body to the cap; MACed with another key."""
+    floats = values - len(corpus.claims) - 1 - extras  # less the object and the extras
+    members = [f'"{_short_name(number)}":{_HARD_FLOAT}' for number in range(extras - 2)]
+    members.append(f'"floats":[{",".join([_HARD_FLOAT] * floats)}]')
+    start = json.dumps(corpus.claims, separators=(",", ":"))[:-1] + "," + ",".join(members)
+
+    def body(pad: int) -> bytes:
+        return _body(_forge(_payload_token(start + ',"pad":"' + "p" * pad + '"}')))
+
+    pad = (WORST_BODY - len(body(0))) * 3 // 4
+    while len(body(pad)) > WORST_BODY:
+        pad -= 1
+    return body(pad)
+
+
+def _named_members(corpus: Corpus) -> bytes:
+    """A body of as many members as a refusal names, each name as long as the body allows
+    and written in \\u escapes: every name is decoded to word the refusal."""
+
+    def body(length: int) -> bytes:
+        # The first names one character longer than the rest, to come close to the cap.
+        names = (
+            _escaped(_short_name(number) + "n" * (length // 64 + (number < length % 64)))
+            for number in range(64)
+        )
+        return ("{" + ",".join(f'"{name}":0' for name in names) + "}").encode()
+
+    length = 0
+    while len(body(length + 1)) <= WORST_BODY:
+        length += 1
+    return body(length)
 
 
 _IN_BODY = WORST_BODY - _ENVELOPE  # token characters a body carries
@@ -813,7 +860,7 @@ WORST_CASES: dict[str, HostileInput] = {
             lambda number: f'"{_short_name(number)}":0', "{", "}", WORST_BODY
         ).encode(),
     ),
-    "payload-members": HostileInput("payload: claims + 700 more, forged MAC", _many_claims, 401),
+    "payload-members": HostileInput("payload: claims + 700 more, forged MAC", _many_claims),
     "payload-escaped-names-token": HostileInput(
         "payload of \\u-escaped names, verify_check",
         lambda corpus: _payload_token(
@@ -824,8 +871,20 @@ WORST_CASES: dict[str, HostileInput] = {
                 _payload_room(WORST_TOKEN),
             )
         ),
-        error="ClaimError",  # strict JSON, but none of a check's claims
     ),
+    # The most a payload within every rule costs: 16 extra claims, 64 values, each value
+    # beyond the claims a float that is slow to convert; parsed, then X25519 and the MAC.
+    "payload-hard-floats": HostileInput(
+        "payload: 16 extras, 64 values, hard floats",
+        partial(_floats_check, extras=16, values=64),
+        401,
+    ),
+    # The same values as extra claims: built, then refused for their number.
+    "payload-extras": HostileInput(
+        "payload: claims + 55 extras, hard floats",
+        partial(_floats_check, extras=55, values=64),
+    ),
+    "body-named-members": HostileInput("body: 64 \\u-escaped names", _named_members),
     "body-escapes": HostileInput(
         "body: a token of \\u0041 escapes",
         lambda corpus: ('{"check":"' + "\\u0041" * (_IN_BODY // 6) + '"}').encode(),
@@ -850,6 +909,17 @@ WORST_CASES: dict[str, HostileInput] = {
         "body: 16 deep, over and over",
         lambda corpus: _longest(
             lambda number: f'"{_short_name(number)}":{_DEEP}', "{", "}", WORST_BODY
+        ).encode(),
+    ),
+    # Syntax errors at the very end: worded from the stretch of text around them.
+    "body-stray-comma": HostileInput(
+        "body: 1,000 numbers, then a stray comma",
+        lambda corpus: _longest(lambda _: "1e-300", '{"check":[', ",]}", WORST_BODY).encode(),
+    ),
+    "body-deep-stray-comma": HostileInput(
+        "body: 16 deep, over and over, then a ','",
+        lambda corpus: _longest(
+            lambda number: f'"{_short_name(number)}":{_DEEP}', "{", ",}", WORST_BODY
         ).encode(),
     ),
 }

@@ -8,15 +8,16 @@ the MAC; only the verify_* functions do. Neither message can pass as the other.
 from __future__ import annotations
 
 import binascii
+import itertools
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import _codec, _pycodec
-from ._json import dumps_compact, loads_object
+from ._json import OUTLINE_NAMES, Outline, dumps_compact, loads_object, loads_outline
 from ._pycodec import BytesLike, as_bytes, byte_length
 from .errors import (
     BadSignature,
@@ -45,6 +46,7 @@ __all__ = [
     "CHECK_CLAIMS",
     "MAX_BODY_LENGTH",
     "MAX_CERTIFICATE_SIZE",
+    "MAX_EXTRA_CLAIMS",
     "MAX_REQUEST_BODY",
     "CheckChallenge",
     "CheckedReply",
@@ -126,39 +128,62 @@ def unwrap_body(token_or_body: object, member: str) -> str | BytesLike:
         if size > MAX_BODY_LENGTH:
             raise MalformedToken(f"body is longer than {MAX_BODY_LENGTH} bytes")
         text = raw if isinstance(raw, str) else bytes(raw)
-        body = loads_object(text, lambda reason: MalformedToken(f"body: {reason}"))
+        # Read as an outline: a body of any other shape is refused without being built.
+        outline = loads_outline(text, lambda reason: MalformedToken(f"body: {reason}"))
+        return _sole_token(outline, member)
     if not isinstance(body, Mapping):
         raise TypeError(f"expected a token or a body dict, not {type(body).__name__}")
     if len(body) != 1 or member not in body:
-        raise MalformedToken(f"body must be {{{member!r}: token}}, got {_member_names(body)}")
+        raise _not_the_body(member, len(body), body)
     token = body[member]
     if not isinstance(token, str):
         raise MalformedToken(f"body member {member!r} must be a string")
     return token
 
 
-# The members of a refused body dict are named up to this many; a larger one is described
-# by its size, since sorting or copying every name of a huge dict only to show 100
-# characters of them would cost what a refusal must not.
-_NAMED_MEMBERS = 64
+def _sole_token(outline: Outline, member: str) -> str:
+    """unwrap_body's rule for a body read as an outline: the decision and the message it
+    gives the dict the body would have built."""
+    if outline.members != 1 or outline.names != (member,):
+        raise _not_the_body(member, outline.members, outline.names)
+    if outline.sole_string is None:
+        raise MalformedToken(f"body member {member!r} must be a string")
+    return outline.sole_string
+
+
+# The members of a refused body are named up to this many (as many as an outline names); a
+# larger body is described by its size, since sorting or copying every name of a huge dict
+# only to show 100 characters of them would cost what a refusal must not.
+_NAMED_MEMBERS = OUTLINE_NAMES
 _SHOWN_NAME = 100  # characters of the names shown in all, so of any one name
 
 
-def _member_names(body: Mapping[Any, Any]) -> str:
-    if len(body) > _NAMED_MEMBERS:
-        return f"{len(body)} members"
-    names = (name[:_SHOWN_NAME] if isinstance(name, str) else name for name in body)
-    shown = ", ".join(sorted(repr(name) for name in names))[:_SHOWN_NAME]
-    return f"members {shown or 'none'}"
+def _not_the_body(member: str, count: int, names: Iterable[Any] | None) -> MalformedToken:
+    """The refusal of a body of ``count`` members other than ``{member: token}``; ``names``
+    may be None past _NAMED_MEMBERS."""
+    if count > _NAMED_MEMBERS or names is None:
+        described = f"{count} members"
+    else:
+        cut = (name[:_SHOWN_NAME] if isinstance(name, str) else name for name in names)
+        shown = ", ".join(sorted(repr(name) for name in cut))[:_SHOWN_NAME]
+        described = f"members {shown or 'none'}"
+    return MalformedToken(f"body must be {{{member!r}: token}}, got {described}")
 
 
-def request_object(body: object, limit: int = MAX_REQUEST_BODY) -> Mapping[str, Any]:
+def request_object(
+    body: object, limit: int = MAX_REQUEST_BODY, *, member: str | None = None
+) -> Mapping[str, Any]:
     """A request body, raw (str or bytes) or already parsed, as one JSON object.
 
     Its size is checked before anything in proportion to it is copied, encoded, serialised
     or parsed (raw text in UTF-8 bytes; a parsed value as the compact JSON that would carry
     it): BodyTooLarge past ``limit``, MalformedToken for anything that is not one strict
     JSON object, TypeError for a non-JSON Python value.
+
+    With ``member`` the body must be exactly ``{member: <string>}``, and anything else is
+    refused as unwrap_body refuses it, with its message. A raw body is then read as an
+    outline (the C codec builds nothing of a body it refuses) and ``{member: token}`` is
+    returned; without ``member`` a raw body is parsed whole, under the JSON value cap.
     """
     if isinstance(body, str):
         if len(body) > limit:  # a character is at least one UTF-8 byte: over already
@@ -173,11 +198,17 @@ def request_object(body: object, limit: int = MAX_REQUEST_BODY) -> Mapping[str, 
             raise _too_large(size, limit)
         raw = bytes(body)
     elif isinstance(body, (Mapping, *_JSON_NON_OBJECTS)):
-        return _parsed_object(body, limit)
+        parsed = _parsed_object(body, limit)
+        if member is not None:
+            unwrap_body(parsed, member)
+        return parsed
     else:
         raise TypeError(f"body must be a JSON value, str or bytes, not {type(body).__name__}")
     if len(raw) > limit:
         raise _too_large(len(raw), limit)
+    if member is not None:
+        outline = loads_outline(raw, lambda reason: MalformedToken(f"request body: {reason}"))
+        return {member: _sole_token(outline, member)}
     return loads_object(raw, lambda reason: MalformedToken(f"request body: {reason}"))
 
 
@@ -347,7 +378,27 @@ def _check_fields(message: object, specs: tuple[ClaimSpec, ...]) -> None:
         _check_length(spec, len(value))
 
 
-def _check_extra(extra: Mapping[str, Any], names: frozenset[str]) -> None:
+# hemproto's model (docs/protocol.md, section 2): a check or a reply carries at most this
+# many claims beyond its own. Devices send none; without a bound, a check MACed with a
+# session key of the sender's own could carry as many as its length allows, each parsed,
+# kept and answered.
+MAX_EXTRA_CLAIMS = 16
+_NAME_SHOWN = 40  # characters of a claim name an error's ``claim`` carries
+
+
+def _too_many_extras(message: str, count: int, extra_names: Iterable[str]) -> ClaimError:
+    """The refusal of a ``message`` ("check" or "reply") with ``count`` extra claims; the
+    error's ``claim`` is the first one past the limit, in token order."""
+    first_past = next(itertools.islice(extra_names, MAX_EXTRA_CLAIMS, None), "")
+    return ClaimError(
+        f"{message} carries {count} claims beyond its own, more than {MAX_EXTRA_CLAIMS}",
+        claim=first_past[:_NAME_SHOWN],
+    )
+
+
+def _check_extra(extra: Mapping[str, Any], names: frozenset[str], message: str) -> None:
+    if len(extra) > MAX_EXTRA_CLAIMS:
+        raise _too_many_extras(message, len(extra), iter(extra))
     clash = names.intersection(extra)
     if clash:
         raise ClaimError(f"extra claims shadow {sorted(clash)}", claim=min(clash))
@@ -387,7 +438,7 @@ class CheckChallenge:
         _check_fields(self, CHECK_CLAIMS)
         if self.iss == self.aud:
             raise ClaimError("check issuer equals its audience", claim="iss")
-        _check_extra(self.extra, _CHECK_NAMES)
+        _check_extra(self.extra, _CHECK_NAMES, "check")
 
     def to_dict(self) -> dict[str, Any]:
         """The claims as they travel: canonical standard base64, device order, extras last."""
@@ -419,25 +470,28 @@ class CheckChallenge:
                     if len(raw) != size or _b2a_base64(raw, newline=False) != value.encode():
                         raw = None
             values.append(raw if raw is not None else _strict_claim_bytes(claims, spec, value))
+        # Each field was just validated; build without running every check a second time,
+        # keeping the ones that relate fields to each other, in __post_init__'s order.
+        if values[_ISS] == values[_AUD]:
+            raise ClaimError("check issuer equals its audience", claim="iss")
         present = len(values) - values.count(None)
         # Every known claim present is a key of ``claims``: equal counts mean no extras.
         extra: dict[str, Any] = {}
         if len(claims) != present:
+            if len(claims) - present > MAX_EXTRA_CLAIMS:
+                extra_names = (name for name in claims if name not in _CHECK_NAMES)
+                raise _too_many_extras("check", len(claims) - present, extra_names)
             # A copy less the known names keeps the extras in order without a Python step
-            # per member: a hostile payload may carry hundreds.
+            # per member.
             extra = dict(claims)
             for name in _CHECK_NAMES:
                 extra.pop(name, None)
-        # Each field was just validated; build without running every check a second time,
-        # keeping the ones that relate fields to each other.
         challenge = _new_object(cls)
         for name, value in zip(_CHECK_FIELDS, values, strict=True):
             _set_field(challenge, name, value)
         _set_field(challenge, "token", token)
         _set_field(challenge, "header", header)
         _set_field(challenge, "extra", extra)
-        if values[_ISS] == values[_AUD]:
-            raise ClaimError("check issuer equals its audience", claim="iss")
         return challenge
 
 
@@ -640,7 +694,7 @@ class CheckedReply:
         _check_act(self.act)
         if self.iss == self.aud:
             raise ClaimError("reply issuer equals its audience (a reflected token)", claim="iss")
-        _check_extra(self.extra, _CHECKED_NAMES)
+        _check_extra(self.extra, _CHECKED_NAMES, "reply")
 
     def to_dict(self) -> dict[str, Any]:
         """The claims as they travel: jti iss aud iat act, then the optional ones, extras."""

@@ -1,18 +1,21 @@
 """The worst case at the cap: hostile JSON refused exactly as before, decided by the C scan.
 
-With the C codec, _json.loads_object takes the one-pass scan's verdict (csrc/hemjson.h)
-instead of running the hooked reference decoder. Every test here holds the two to the same
-answer for the same input: the same object, or the same error class with the same message,
-on handcrafted texts, generated ones (Hypothesis), the hostile corpus (every case and role)
-and the worst-case inputs of ``hemproto bench``. They also check that the C path decides
-alone: the reference decoder never runs, and a value other than an object is never built.
+With the C codec, _json.loads_object and loads_outline take the one-pass scan's verdict and
+outline (csrc/hemjson.h) instead of running the hooked reference decoder. Every test here
+holds the two to the same answer for the same input: the same object or outline, or the
+same error class with the same message, on handcrafted texts, generated ones (Hypothesis),
+the hostile corpus (every case and role) and the worst-case inputs of ``hemproto bench``.
+They also check that the C path decides alone: the reference decoder never runs, a value
+other than an object is never built, an outline builds nothing, a text over the value cap
+is not built, and a syntax error is worded without reading again what came before it. Then
+the rules that bound what a check costs: the value cap, the float length, and at most
+MAX_EXTRA_CLAIMS extra claims in a check or a reply, on both codec backends.
 No test here times anything; the benchmark group "worst case at the cap" measures.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -20,14 +23,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from _backends import BACKEND_NAMES, require_c_backend
-from _hostile_world import HANDLE_ROLES, Outcome, load_corpus, run
+from _backends import BACKEND_NAMES, get_backend, require_c_backend
+from _hostile_world import HANDLE_ROLES, Outcome, codec, load_corpus, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hemproto
-from hemproto import _codec, _json, bench
-from hemproto.errors import MalformedToken
+from hemproto import _codec, _json, bench, claims
+from hemproto.errors import ClaimError, MalformedToken
 
 MAIN = settings(max_examples=600, deadline=None)
 SMALL = settings(max_examples=200, deadline=None)
@@ -41,8 +44,11 @@ class Refused(Exception):
     """The error class loads_object is given here: it carries the reason as its message."""
 
 
+Scan = Callable[[bytes], "list[int] | None"]
+
+
 @contextlib.contextmanager
-def json_scan(scan: Callable[[bytes], int | None]) -> Iterator[list[str]]:
+def json_scan(scan: Scan) -> Iterator[list[str]]:
     """Make ``scan`` the codec's JSON scan; yields the texts the reference decoder ran on."""
     reference_calls: list[str] = []
     reference = _json._strict
@@ -61,11 +67,14 @@ def json_scan(scan: Callable[[bytes], int | None]) -> Iterator[list[str]]:
         _json._strict = reference
 
 
-def decide(data: bytes | str, scan: Callable[[bytes], int | None]) -> tuple[tuple[str, str], bool]:
-    """(("ok", repr of the object) or ("refused", message), whether the reference ran)."""
+def decide(
+    data: bytes | str, scan: Scan, load: Callable[..., Any] = _json.loads_object
+) -> tuple[tuple[str, str], bool]:
+    """(("ok", repr of the object or outline) or ("refused", message), whether the
+    reference ran), for ``load`` (loads_object or loads_outline)."""
     with json_scan(scan) as reference_calls:
         try:
-            value = _json.loads_object(data, Refused)
+            value = load(data, Refused)
         except Refused as exc:
             result = ("refused", str(exc))
         else:
@@ -74,18 +83,42 @@ def decide(data: bytes | str, scan: Callable[[bytes], int | None]) -> tuple[tupl
     return result, bool(reference_calls)
 
 
-def c_scan() -> Callable[[bytes], int | None]:
+def c_scan() -> Scan:
     return require_c_backend().json_scan  # type: ignore[no-any-return]
 
 
+@contextlib.contextmanager
+def nothing_built() -> Iterator[None]:
+    """Fail if the plain decoder builds a whole text meanwhile."""
+    built: list[str] = []
+    plain = _json._plain
+
+    def spy(text: str) -> Any:
+        built.append(text)
+        return plain(text)
+
+    _json._plain = spy
+    try:
+        yield
+    finally:
+        _json._plain = plain
+    assert built == []
+
+
 def assert_same(data: bytes | str) -> tuple[str, str]:
-    """Both decide ``data`` alike, and the C path never falls back to the reference."""
+    """Both decide ``data`` alike, for an object and for an outline, and the C path never
+    falls back to the reference; its outline builds nothing."""
     by_scan, fell_back = decide(data, c_scan())
     by_reference, _ = decide(data, _codec.python_backend.json_scan)
     assert by_scan == by_reference, data
     # A str the scan cannot take (a lone surrogate has no UTF-8) goes to the reference.
     takes_it = not isinstance(data, str) or not any(0xD800 <= ord(c) < 0xE000 for c in data)
     assert fell_back == (not takes_it), data
+    with nothing_built():
+        outline_by_scan, outline_fell_back = decide(data, c_scan(), _json.loads_outline)
+    outline_by_reference, _ = decide(data, _codec.python_backend.json_scan, _json.loads_outline)
+    assert outline_by_scan == outline_by_reference, data
+    assert outline_fell_back == (not takes_it), data
     return by_scan
 
 
@@ -196,6 +229,51 @@ HANDCRAFTED: list[bytes | str] = [
     # longer than the scan's kept work area: a work area of its own
     "[" + ",".join(["{}"] * 9000) + "]",
     "{" + ",".join(f'"k{i}":[]' for i in range(3000)) + ',"k1":0}',
+    # the value cap: 64 values are built, 65 are not (names are not values)
+    '{"a":[' + ",".join(["0"] * 62) + "]}",
+    '{"a":[' + ",".join(["0"] * 63) + "]}",
+    "{" + ",".join(f'"k{i}":{{}}' for i in range(63)) + "}",
+    "{" + ",".join(f'"k{i}":{{}}' for i in range(64)) + "}",
+    '{"a":[' + ",".join(["[[[[[[[[[[[[[[0]]]]]]]]]]]]]]"] * 5) + "]}",
+    # a clean text over the cap that is not an object, and one with a repeat: those first
+    "[" + ",".join(["0"] * 100) + "]",
+    '{"a":[' + ",".join(["0"] * 100) + '],"a":1}',
+    # floats: 32 characters are converted, 33 are not; integers are not floats
+    "[-0.00000000000000000000000000001]",
+    "[-0.000000000000000000000000000001]",
+    '{"a":[1.234567890123456789012345678e-5, 1.2345678901234567890123456789e-5]}',
+    "[1e-00000000000000000000000000000005]",
+    "[1, 0.5, 0.00000000000000000000000000000000005x",
+    "[7.4661089480257535180e-301, 2.2250738585072012595738211e-308]",
+    # syntax errors in every context, after many values (read again only from the context)
+    "[" + "1," * 500 + "]",
+    "[" + "1," * 500 + "1 2]",
+    "[" + "1," * 500 + "[1,2] 3]",
+    "[" + "1," * 500 + "1.e5]",
+    "[" + "1," * 500 + "-]",
+    "[" + '"\\u00e9",' * 200 + '"\\x"]',
+    '{"a":[' + "1," * 500 + '1],"b" 1}',
+    '{"a":[' + "1," * 500 + '1],"b":tru}',
+    '{"a":[' + "1," * 500 + "1],}",
+    '{"a":[' + "1," * 500 + "1] x}",
+    '{"a":[' + "1," * 500 + "1]}}",
+    '{"a":[' + "1," * 500 + '1]} {"b":1}',
+    '{"a":{"b":[' + "{}," * 300 + '{"c":1 "d":2}]}}',
+    '{"a":{"b":[' + "{}," * 300 + '{"c":1,"d":2},\n ]}}',
+    '{"\u00e9":[' + "1," * 200 + '"\u00e9" 1]}',
+    '["\u00e9\u00e9", {"\u00e9": [1, 2' + ",3" * 100 + "] ,}]",
+    '  {"a" : [ 1 , 2 , { } ] , "b" : ] }  ',
+    "[1," * 15 + "1" + "]" * 14 + ",,",
+    # outlines: no member, one, the one string (escaped, non-ASCII), past the names shown
+    '{"check":"a.b.c"}',
+    '{"check":"\\u0041\\u00e9\u00e9\\ud83d\\ude00"}',
+    '{ "\u00e9" : "\u00e9" }',
+    '{"check":1}',
+    '{"check":["a"]}',
+    '{"check":null}',
+    '{"check":"x","\\u0063heck":"y"}',
+    "{" + ",".join(f'"{chr(0x41 + i % 26) * (i + 1)}":{i}' for i in range(64)) + "}",
+    "{" + ",".join(f'"\\u00{0x41 + i % 26:02x}{i}":{i}' for i in range(65)) + "}",
 ]
 
 
@@ -227,6 +305,11 @@ def test_the_messages_are_the_references() -> None:
         '"x"': "refused expected a JSON object, got str",
         '["\\ud800"]': "refused a string holds a surrogate or noncharacter (RFC 7493 2.1)",
         '["\ufdd0"]': "refused text holds a noncharacter (RFC 7493 section 2.1)",
+        '{"a":[' + "0," * 63 + "0]}": "refused text holds 66 values, more than 64",
+        "[0.0000000000000000000000000000000001]": "refused number "
+        "'0.000000000000000000' is longer than 32 characters",
+        '{"a":[' + "1," * 500 + "1] x}": "refused invalid JSON: "
+        "Expecting ',' delimiter at offset 1009",
     }
     for text, message in expected.items():
         status, reason = assert_same(text.encode())
@@ -256,9 +339,12 @@ def test_a_value_other_than_an_object_is_never_built(monkeypatch: pytest.MonkeyP
 
 def test_each_backend_has_the_scan_it_says() -> None:
     assert _codec.python_backend.json_scan(b"{}") is None
-    verdict = c_scan()(b'{"a":[1,2]}')
-    assert verdict is not None and verdict & 15 == 0
-    assert c_scan()(b'{"a":1,"a":2}') == 7 | 7 << 8
+    # verdict, values, members, context, resume, then name and value offsets
+    assert c_scan()(b'{"a":[1,2], "b" : 0}') == [0, 5, 2, 0, 0, 1, 5, 12, 18]
+    assert c_scan()(b'{"a":1,"a":2}') == [7 | 7 << 8, 0, 0, 0, 0]
+    assert c_scan()(b"[1,2 3]") == [3 | 5 << 8, 0, 0, 4, 4]
+    many = c_scan()(("{" + ",".join(f'"k{i}":0' for i in range(65)) + "}").encode())
+    assert many == [0, 66, 65, 0, 0]  # more members than an outline locates: none located
     assert _codec.json_scan is (
         _codec.python_backend.json_scan if hemproto.codec_backend() == "python" else c_scan()
     )
@@ -558,28 +644,229 @@ def test_the_target_is_the_slowest_hostile_entry_over_the_normal_case() -> None:
     assert bench.targets(report)[0].met
 
 
-@pytest.mark.parametrize("enabled", [True, False])
-def test_the_collector_is_left_as_it_was(enabled: bool) -> None:
-    # Large texts are parsed with the cyclic collector paused; whatever the outcome, it is
-    # enabled or disabled afterwards exactly as before.
-    texts = [
-        b'{"a":[' + b"[]," * 3000 + b"[]]}",  # parsed
-        b'{"a":[' + b"[]," * 3000 + b"[]],}",  # the plain decoder raises mid-pause
-        b'{"a":[' + b"[]," * 3000 + b"1e999]}",  # refused from the verdict
-    ]
-    was = gc.isenabled()
+# --- syntax errors -----------------------------------------------------------------------------
+
+
+class RecordingDecoder(json.JSONDecoder):
+    """The plain decoder, noting how far it read each text it was given before it failed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: list[int] = []
+
+    def decode(self, s: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().decode(s, *args, **kwargs)
+        except json.JSONDecodeError as exc:
+            self.read.append(exc.pos)
+            raise
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" + "1," * 3000 + "]",
+        '{"check":[' + "[[[[[[[[[[[[[[0]]]]]]]]]]]]]]," * 200 + "[],}",
+        '{"a":' + '{"b":[1,2,3],"c":' * 14 + "[" + "1e-300," * 500 + "}",
+        '{"a":' + '{"b":[1,2,3],' * 14 + '"c":[' + "1e-300," * 500 + "}",
+        '{"check":["' + "\\u00e9" * 1000 + '"] x',
+        '{"check":' + "[1," * 15 + ",".join(["1"] * 2000) + "]" * 15 + "}}",
+    ],
+)
+def test_a_syntax_error_reads_again_only_its_own_context(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What stands for the context, then the text from where it began: the values that were
+    # complete before the error are neither read again nor built.
+    decoder = RecordingDecoder()
+    monkeypatch.setattr(_json, "_PLAIN", decoder)
+    with json_scan(c_scan()) as reference_calls, nothing_built():
+        with pytest.raises(Refused, match="invalid JSON: "):
+            _json.loads_object(text.encode(), Refused)
+    assert reference_calls == []
+    assert len(decoder.read) == 1 and decoder.read[0] < 40, decoder.read
+    monkeypatch.undo()
+    assert_same(text.encode())
+
+
+# --- outlines, and bodies refused from them ----------------------------------------------------
+
+
+def body_refusal(call: Callable[[], object]) -> tuple[str, str]:
     try:
-        if enabled:
-            gc.enable()
-        else:
-            gc.disable()
-        with json_scan(c_scan()):
-            for text in texts:
-                with contextlib.suppress(Refused):
-                    _json.loads_object(text, Refused)
-                assert gc.isenabled() is enabled
-    finally:
-        if was:
-            gc.enable()
-        else:
-            gc.disable()
+        result = call()
+    except (MalformedToken, TypeError) as exc:
+        return type(exc).__name__, str(exc)
+    return "accepted", repr(result)
+
+
+names = st.text(st.characters(blacklist_categories=["Cs"]), max_size=120)
+body_dicts = st.dictionaries(
+    names | st.sampled_from(["check", "checked", "\\x00"]),
+    st.none() | st.integers(-5, 5) | names | st.lists(st.integers(0, 3), max_size=3),
+    max_size=80,
+)
+
+
+@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+@SMALL
+@given(body=body_dicts, ascii_only=st.booleans(), spaced=st.booleans())
+def test_a_body_text_is_refused_as_its_dict_is(
+    backend_name: str, body: dict[str, Any], ascii_only: bool, spaced: bool
+) -> None:
+    # unwrap_body and request_object(member=...) read a body text as an outline; their
+    # decision and message are those the dict it spells gets, on both codec backends.
+    backend = get_backend(backend_name)
+    separators = (", ", " : ") if spaced else (",", ":")
+    text = json.dumps(body, ensure_ascii=ascii_only, separators=separators)
+    raw = text.encode("utf-8")
+    by_dict = body_refusal(lambda: claims.unwrap_body(body, "check"))
+    with codec(backend), json_scan(backend.json_scan):
+        for data in (text, raw, bytearray(raw), memoryview(raw)):
+            assert body_refusal(lambda data=data: claims.unwrap_body(data, "check")) == by_dict
+        if len(raw) <= claims.MAX_REQUEST_BODY:
+            by_request = body_refusal(lambda: claims.request_object(raw, member="check")["check"])
+            assert by_request == by_dict
+
+
+def test_the_refusal_of_a_body_names_its_members_as_ever() -> None:
+    bodies = {
+        b"{}": "body must be {'check': token}, got members none",
+        b'{"check": "x", "a": 1}': "body must be {'check': token}, got members 'a', 'check'",
+        b'{"checked":"x"}': "body must be {'check': token}, got members 'checked'",
+        ("{" + ",".join(f'"{n}":{n}' for n in range(64)) + "}").encode(): (
+            "body must be {'check': token}, got members "
+            + ", ".join(sorted(repr(str(n)) for n in range(64)))[:100]
+        ),
+        ("{" + ",".join(f'"{n}":{n}' for n in range(65)) + "}").encode(): (
+            "body must be {'check': token}, got 65 members"
+        ),
+        b'{"\\u0063heck": 1}': "body member 'check' must be a string",
+        b'{"check": ["x"]}': "body member 'check' must be a string",
+        ('{"' + "\u00e9" * 300 + '":0}').encode(): (
+            "body must be {'check': token}, got members " + repr("\u00e9" * 100)[:100]
+        ),
+    }
+    for scan in (c_scan(), _codec.python_backend.json_scan):
+        with json_scan(scan):
+            for body, message in bodies.items():
+                assert body_refusal(lambda body=body: claims.unwrap_body(body, "check")) == (
+                    "MalformedToken",
+                    message,
+                )
+            token = claims.unwrap_body(b'{ "check" : "\\u0041.b\xc3\xa9" }', "check")
+            assert token == "A.b\u00e9"
+
+
+def test_a_refused_body_is_never_built() -> None:
+    # The backend's body, whatever its shape, goes from the scan's outline to its refusal:
+    # neither the plain decoder nor the reference builds it.
+    corpus = bench.shared_corpus()
+    backend = hemproto.Backend(corpus.backend, releases=corpus.registry())
+    inputs = bench.worst_inputs(corpus)
+    bodies = [
+        inputs["body-members"],
+        inputs["body-integers"],
+        inputs["body-deep-legal"],
+        inputs["body-named-members"],
+        b'{"check":"x","n":' + b"[" * 15 + b"1" + b"]" * 15 + b"}",
+    ]
+    with json_scan(c_scan()) as reference_calls, nothing_built():
+        for body in bodies:
+            result = backend.process(body)
+            assert result.status == 400
+            assert result.reason.startswith("MalformedToken: body"), result.reason
+    assert reference_calls == []
+
+
+# --- the rules that bound a check ------------------------------------------------------------
+
+
+def checked_claims(corpus: bench.Corpus) -> dict[str, Any]:
+    return {
+        "jti": corpus.claims["jti"],
+        "iss": corpus.claims["aud"],
+        "aud": corpus.claims["iss"],
+        "iat": 1764000000,
+        "act": "OK",
+    }
+
+
+def with_extras(base: dict[str, Any], count: int) -> dict[str, Any]:
+    return {**base, **{f"x{number:02d}": number for number in range(count)}}
+
+
+@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+def test_a_check_or_reply_carries_at_most_16_extra_claims(backend_name: str) -> None:
+    backend = get_backend(backend_name)
+    corpus = bench.shared_corpus()
+    assert claims.MAX_EXTRA_CLAIMS == 16
+    with codec(backend), json_scan(backend.json_scan):
+        check = hemproto.sign_ejwt(with_extras(corpus.claims, 16), corpus.mac_key)
+        challenge = hemproto.verify_check(check, corpus.backend)
+        assert list(challenge.extra) == [f"x{number:02d}" for number in range(16)]
+        reply = hemproto.sign_ejwt(with_extras(checked_claims(corpus), 16), corpus.mac_key)
+        assert len(hemproto.parse_checked(reply).extra) == 16
+
+        over = hemproto.sign_ejwt(with_extras(corpus.claims, 17), corpus.mac_key)
+        with pytest.raises(ClaimError) as refused:
+            hemproto.verify_check(over, corpus.backend)
+        assert str(refused.value) == "check carries 17 claims beyond its own, more than 16"
+        assert refused.value.claim == "x16"  # the first one past the limit
+        reply = hemproto.sign_ejwt(with_extras(checked_claims(corpus), 40), corpus.mac_key)
+        with pytest.raises(ClaimError) as refused:
+            hemproto.parse_checked(reply)
+        assert str(refused.value) == "reply carries 40 claims beyond its own, more than 16"
+        assert refused.value.claim == "x16"
+
+
+@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+def test_too_many_extras_are_refused_before_any_key_work(backend_name: str) -> None:
+    # Addressed to a key the backend does not hold and MACed with another: the count is
+    # what is refused, before the key is looked up, so before any X25519 or MAC.
+    backend = get_backend(backend_name)
+    corpus = bench.shared_corpus()
+    payload = {**with_extras(corpus.claims, 17), "aud": bench._b64(bytes(range(1, 33)))}
+    body = json.dumps({"check": hemproto.sign_ejwt(payload, bench.OTHER_MAC_KEY)}).encode()
+    with codec(backend), json_scan(backend.json_scan):
+        result = hemproto.Backend(corpus.backend).process(body)
+    assert (result.status, result.reason) == (
+        400,
+        "ClaimError: check carries 17 claims beyond its own, more than 16",
+    )
+
+
+def test_hemproto_never_signs_what_it_would_refuse() -> None:
+    corpus = bench.shared_corpus()
+    fields = {name: corpus.fields[name] for name in ("qid", "fws", "bls", "csn", "uis", "jti")}
+    extra = {f"x{number:02d}": number for number in range(17)}
+    with pytest.raises(ClaimError, match="check carries 17 claims beyond its own"):
+        hemproto.sign_check(corpus.device, corpus.backend.public, **fields, extra=extra)
+    with pytest.raises(ClaimError, match="reply carries 17 claims beyond its own"):
+        hemproto.sign_checked(
+            corpus.mac_key,
+            jti=corpus.fields["jti"],
+            iss=corpus.backend.public,
+            aud=corpus.device.public,
+            iat=1764000000,
+            act="OK",
+            extra=extra,
+        )
+    # Nor a token over the JSON value cap.
+    with pytest.raises(MalformedToken, match="text holds 65 values, more than 64"):
+        hemproto.sign_ejwt({"a": list(range(63))}, corpus.mac_key)
+
+
+@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+def test_a_token_over_the_value_cap_is_refused_before_it_is_built(backend_name: str) -> None:
+    backend = get_backend(backend_name)
+    corpus = bench.shared_corpus()
+    payload = json.dumps({**corpus.claims, "x": list(range(55))}, separators=(",", ":"))
+    token = bench._forge(bench._payload_token(payload))
+    with codec(backend), json_scan(backend.json_scan) as reference_calls, nothing_built():
+        with pytest.raises(MalformedToken) as refused:
+            hemproto.verify_check(token, corpus.backend)
+    assert str(refused.value) == "payload segment: text holds 65 values, more than 64"
+    assert refused.value.segment == "payload"
+    # The C scan counts them; only the Python codec builds the payload to count.
+    assert bool(reference_calls) == (backend_name == "python")

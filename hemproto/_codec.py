@@ -56,6 +56,8 @@ python_backend = SimpleNamespace(
     hs256=_pycodec.hs256,
     hs256_verify=_pycodec.hs256_verify,
     json_scan=_json_scan_python,
+    checked_sign=_pycodec.checked_sign,
+    check_answer=_pycodec.check_answer,
 )
 
 
@@ -270,6 +272,144 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
             give_json(entry)
         return scanned
 
+    c_checked_sign = lib.hemx_checked_sign
+    reply_actions = {act: act.encode("ascii") for act in _pycodec.REPLY_ACTIONS}
+    reply_max_iat = _pycodec.REPLY_MAX_IAT
+    reply_cap = _pycodec.REPLY_MAX_LENGTH  # within SCRATCH_SIZE: a scratch buffer always fits
+
+    def checked_sign(
+        key: BytesLike,
+        header: bytes,
+        jti: bytes,
+        iss: bytes,
+        aud: bytes,
+        iat: int,
+        act: str,
+        crt: bytes | None,
+        newfws: bytes | None,
+        newuis: bytes | None,
+    ) -> str | None:
+        # Types and sizes here, before C reads the fixed-size arrays; C checks the rest.
+        if not (
+            type(key) is bytes
+            and len(key) == 32
+            and type(jti) is bytes
+            and len(jti) == 32
+            and type(iss) is bytes
+            and len(iss) == 32
+            and type(aud) is bytes
+            and len(aud) == 32
+            and type(iat) is int
+            and 0 <= iat <= reply_max_iat
+            and type(act) is str
+            and (crt is None or type(crt) is bytes)
+            and (newfws is None or (type(newfws) is bytes and len(newfws) == 64))
+            and (newuis is None or (type(newuis) is bytes and len(newuis) == 32))
+            and type(header) is bytes
+        ):
+            return None
+        act_bytes = reply_actions.get(act)
+        if act_bytes is None:
+            return None
+        try:  # _take and _give, inlined
+            out = take()
+        except IndexError:
+            out = alloc("char[]", scratch_size)
+        written = c_checked_sign(
+            key,
+            jti,
+            iss,
+            aud,
+            iat,
+            act_bytes,
+            len(act_bytes),
+            null if crt is None else crt,
+            0 if crt is None else len(crt),
+            null if newfws is None else newfws,
+            null if newuis is None else newuis,
+            header,
+            len(header),
+            out,
+            reply_cap,
+        )
+        token = unpack(out, written) if written >= 0 else None
+        if len(scratch) < kept:
+            give(out)
+        return None if token is None else token.decode("ascii")
+
+    c_check_answer = lib.hemx_check_answer
+    mac_mismatch = lib.HEM_REPLY_E_MAC
+
+    def check_answer(
+        key: BytesLike,
+        signed: bytes,
+        signature: bytes,
+        header: bytes,
+        jti: bytes,
+        iss: bytes,
+        aud: bytes,
+        iat: int,
+        act: str,
+        crt: bytes | None,
+        newfws: bytes | None,
+        newuis: bytes | None,
+    ) -> str | None:
+        # As in checked_sign: types and sizes here, the rest in C.
+        act_bytes = reply_actions.get(act) if type(act) is str else None
+        if not (
+            act_bytes is not None
+            and type(key) is bytes
+            and len(key) == 32
+            and type(signed) is bytes
+            and type(signature) is bytes
+            and len(signature) == 32
+            and type(jti) is bytes
+            and len(jti) == 32
+            and type(iss) is bytes
+            and len(iss) == 32
+            and type(aud) is bytes
+            and len(aud) == 32
+            and type(iat) is int
+            and 0 <= iat <= reply_max_iat
+            and (crt is None or type(crt) is bytes)
+            and (newfws is None or (type(newfws) is bytes and len(newfws) == 64))
+            and (newuis is None or (type(newuis) is bytes and len(newuis) == 32))
+            and type(header) is bytes
+        ):
+            raise ValueError(_pycodec.REPLY_FIELDS_REFUSED)
+        try:  # _take and _give, inlined
+            out = take()
+        except IndexError:
+            out = alloc("char[]", scratch_size)
+        written = c_check_answer(
+            key,
+            signed,
+            len(signed),
+            signature,
+            jti,
+            iss,
+            aud,
+            iat,
+            act_bytes,
+            len(act_bytes),
+            null if crt is None else crt,
+            0 if crt is None else len(crt),
+            null if newfws is None else newfws,
+            null if newuis is None else newuis,
+            header,
+            len(header),
+            out,
+            reply_cap,
+        )
+        token = unpack(out, written) if written >= 0 else None
+        if len(scratch) < kept:
+            give(out)
+        if token is not None:
+            return token.decode("ascii")  # type: ignore[no-any-return]
+        if written == mac_mismatch:
+            return None
+        raise ValueError(_pycodec.REPLY_FIELDS_REFUSED)
+
     # Without the CPU's SHA extensions the portable C block function is slower than
     # hashlib's (OpenSSL's assembly), so the C backend uses the Python one: same bytes.
     accelerated = lib.hem_sha256_accelerated() == 1
@@ -289,6 +429,11 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
         c_hs256_verify=hs256_verify,
         sha256_select=lib.hem_sha256_select,
         json_scan=json_scan,
+        # The reply writer's two MACs too: on portable C, the reference is faster.
+        checked_sign=checked_sign if accelerated else _pycodec.checked_sign,
+        check_answer=check_answer if accelerated else _pycodec.check_answer,
+        c_checked_sign=checked_sign,
+        c_check_answer=check_answer,
     )
 
 
@@ -327,6 +472,33 @@ hs256_verify: Callable[[bytes, bytes, bytes], bool] = _active.hs256_verify
 # HEM_JSON_OUTLINE_MEMBERS]; None from the Python backend, or when the C scan cannot take
 # the text.
 json_scan: Callable[[bytes], list[int] | None] = _active.json_scan
+
+# The backend's reply token written whole (csrc/hemreply.h): key, header segment, jti, iss,
+# aud, iat, act, crt, newfws, newuis; None when a field is outside the rules there.
+checked_sign: Callable[
+    [BytesLike, bytes, bytes, bytes, bytes, int, str, bytes | None, bytes | None, bytes | None],
+    str | None,
+] = _active.checked_sign
+# checked_sign behind the check's MAC, in one step (hem_check_answer): key, the text the
+# check's MAC covers, its 32 MAC bytes, then checked_sign's fields after the key. The
+# reply, or None when the MAC does not match; ValueError for fields checked_sign refuses.
+check_answer: Callable[
+    [
+        BytesLike,
+        bytes,
+        bytes,
+        bytes,
+        bytes,
+        bytes,
+        bytes,
+        int,
+        str,
+        bytes | None,
+        bytes | None,
+        bytes | None,
+    ],
+    str | None,
+] = _active.check_answer
 
 
 def codec_backend() -> str:

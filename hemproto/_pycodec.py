@@ -37,6 +37,8 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
     "byte_length",
+    "check_answer",
+    "checked_sign",
     "ct_equal",
     "encoding_error",
     "hs256",
@@ -314,3 +316,154 @@ def scan_check(text: str) -> ScannedCheck | None:
     signed = len(parts[0]) + 1 + len(parts[1])
     flags = CHECK_HEADERS.index(header) | (0 if match.group(7) is None else CHECK_HAS_UIS)
     return flags | signed << CHECK_SIGNED_SHIFT, (*values, signature), data[:signed]
+
+
+# --- the backend's reply, written whole (mirrors csrc/hemreply.h) ---------------------------
+
+REPLY_ACTIONS = ("OK", "L", "W", "R", "B", "U")
+REPLY_MAX_IAT = 2**53 - 1
+REPLY_MAX_CRT = 3072  # bytes of DER certificate
+REPLY_MAX_HEADER = 256  # characters of the header segment
+# The longest token valid fields make: every claim, the largest iat, certificate and header.
+REPLY_MAX_LENGTH = 6241
+
+
+def _reply_fields_valid(
+    key: object,
+    header: object,
+    jti: object,
+    iss: object,
+    aud: object,
+    iat: object,
+    act: object,
+    crt: object,
+    newfws: object,
+    newuis: object,
+) -> bool:
+    """Whether checked_sign signs these fields: the types and sizes the C wrapper checks
+    before its call, then the rules csrc/hemreply.h checks."""
+    return (
+        type(key) is bytes
+        and len(key) == 32
+        and type(jti) is bytes
+        and len(jti) == 32
+        and type(iss) is bytes
+        and len(iss) == 32
+        and type(aud) is bytes
+        and len(aud) == 32
+        and type(iat) is int
+        and type(act) is str
+        and (crt is None or type(crt) is bytes)
+        and (newfws is None or (type(newfws) is bytes and len(newfws) == 64))
+        and (newuis is None or (type(newuis) is bytes and len(newuis) == 32))
+        and type(header) is bytes
+        and iss != aud
+        and 0 <= iat <= REPLY_MAX_IAT
+        and act in REPLY_ACTIONS
+        and (crt is None or 1 <= len(crt) <= REPLY_MAX_CRT)
+        and 1 <= len(header) <= REPLY_MAX_HEADER
+        and _url_check(header) == (0, 0)
+    )
+
+
+def _b64url_bytes(data: bytes) -> bytes:
+    return binascii.b2a_base64(data, newline=False).translate(_STD_TO_URL).rstrip(b"=")
+
+
+def checked_sign(
+    key: BytesLike,
+    header: bytes,
+    jti: bytes,
+    iss: bytes,
+    aud: bytes,
+    iat: int,
+    act: str,
+    crt: bytes | None,
+    newfws: bytes | None,
+    newuis: bytes | None,
+) -> str | None:
+    """The reply token for these fields, MACed with ``key`` (csrc/hemreply.h), or None when
+    a field is not what that header allows: the caller then explains the refusal.
+
+    ``header`` is the header segment (base64url). The payload is the compact JSON of jti
+    iss aud (standard base64), iat, act, then crt, newfws and newuis when given.
+    """
+    if type(key) is not bytes or not _reply_fields_valid(
+        key, header, jti, iss, aud, iat, act, crt, newfws, newuis
+    ):
+        return None
+    return _write_reply(key, header, jti, iss, aud, iat, act, crt, newfws, newuis)
+
+
+REPLY_FIELDS_REFUSED = "reply fields outside the rules of csrc/hemreply.h"
+
+
+def check_answer(
+    key: BytesLike,
+    signed: bytes,
+    signature: bytes,
+    header: bytes,
+    jti: bytes,
+    iss: bytes,
+    aud: bytes,
+    iat: int,
+    act: str,
+    crt: bytes | None,
+    newfws: bytes | None,
+    newuis: bytes | None,
+) -> str | None:
+    """checked_sign behind the check's MAC (csrc/hemreply.h, hem_check_answer): the reply,
+    or None when ``signature`` is not hs256(key, signed), compared in constant time.
+
+    ``signed`` is the text the check's MAC covers, ``signature`` its 32 MAC bytes. Fields
+    checked_sign would not sign raise ValueError, before the MAC is looked at: a caller
+    passes only fields it knows to be valid.
+    """
+    if (
+        type(key) is not bytes
+        or type(signed) is not bytes
+        or type(signature) is not bytes
+        or len(signature) != 32
+        or not _reply_fields_valid(key, header, jti, iss, aud, iat, act, crt, newfws, newuis)
+    ):
+        raise ValueError(REPLY_FIELDS_REFUSED)
+    if not hs256_verify(key, signed, signature):
+        return None
+    return _write_reply(key, header, jti, iss, aud, iat, act, crt, newfws, newuis)
+
+
+def _write_reply(
+    key: bytes,
+    header: bytes,
+    jti: bytes,
+    iss: bytes,
+    aud: bytes,
+    iat: int,
+    act: str,
+    crt: bytes | None,
+    newfws: bytes | None,
+    newuis: bytes | None,
+) -> str:
+    encode = binascii.b2a_base64
+    payload = b"".join(
+        (
+            b'{"jti":"',
+            encode(jti, newline=False),
+            b'","iss":"',
+            encode(iss, newline=False),
+            b'","aud":"',
+            encode(aud, newline=False),
+            b'","iat":',
+            b"%d" % iat,
+            b',"act":"',
+            act.encode("ascii"),
+            b'"',
+            b"" if crt is None else b',"crt":"' + encode(crt, newline=False) + b'"',
+            b"" if newfws is None else b',"newfws":"' + encode(newfws, newline=False) + b'"',
+            b"" if newuis is None else b',"newuis":"' + encode(newuis, newline=False) + b'"',
+            b"}",
+        )
+    )
+    signing_input = header + b"." + _b64url_bytes(payload)
+    token = signing_input + b"." + _b64url_bytes(hs256(key, signing_input))
+    return token.decode("ascii")

@@ -30,7 +30,6 @@ from .errors import (
 from .jws import (
     _DEFAULT_HEADER_SEGMENT,
     MAC_MISMATCH,
-    MAX_TOKEN_LENGTH,
     DecodedToken,
     check_mac,
     decode_ejwt,
@@ -524,12 +523,11 @@ class _ScannedCheck:
     extra: dict[str, Any]
 
 
-def _scan_parts(token: object) -> tuple[CheckChallenge, bytes, bytes]:
-    """(challenge, signing input, signature) of a check token; no MAC check."""
-    scanned = _codec.scan_check(token) if type(token) is str else None
+def _scanned_parts(token: str) -> tuple[CheckChallenge, bytes, bytes] | None:
+    """_scan_parts for a check in the device's exact shape; None for any other token."""
+    scanned = _codec.scan_check(token)
     if scanned is None:
-        text, header, claims, signing_input, signature = decode_parts(token)  # type: ignore[arg-type]
-        return CheckChallenge._from_parts(text, dict(header), claims), signing_input, signature
+        return None
     flags, fields, signing_input = scanned
     check = _ScannedCheck()
     (
@@ -544,11 +542,20 @@ def _scan_parts(token: object) -> tuple[CheckChallenge, bytes, bytes]:
         signature,
     ) = fields
     check.uis = uis if flags & _pycodec.CHECK_HAS_UIS else None
-    check.token = token  # type: ignore[assignment]  # a str: only a str is scanned
+    check.token = token
     check.header = dict(_SCAN_HEADERS[flags & _pycodec.CHECK_HEADER_MASK])
     check.extra = {}
     check.__class__ = CheckChallenge  # type: ignore[assignment]
     return check, signing_input, signature  # type: ignore[return-value]
+
+
+def _scan_parts(token: object) -> tuple[CheckChallenge, bytes, bytes]:
+    """(challenge, signing input, signature) of a check token; no MAC check."""
+    parts = _scanned_parts(token) if type(token) is str else None
+    if parts is None:
+        text, header, claims, signing_input, signature = decode_parts(token)  # type: ignore[arg-type]
+        return CheckChallenge._from_parts(text, dict(header), claims), signing_input, signature
+    return parts
 
 
 def parse_check(token_or_body: object) -> CheckChallenge:
@@ -569,7 +576,7 @@ def verify_check(token_or_body: object, backend_private_key: KeyPair | BytesLike
     """
     pair = _key_pair(backend_private_key)
     challenge, signing_input, signature = _scan_parts(unwrap_body(token_or_body, "check"))
-    _check_mac_with(
+    check_mac_with(
         challenge, pair if challenge.aud == pair.public else None, signing_input, signature
     )
     return challenge
@@ -581,11 +588,37 @@ def verify_check_with(
     """verify_check for a backend holding several keys, by public key: the check's ``aud``
     picks one (UnknownKey when none matches, before any X25519 or MAC work).
     Returns the check and its MAC key, which also keys the reply."""
-    challenge, signing_input, signature = _scan_parts(unwrap_body(token_or_body, "check"))
-    return challenge, _check_mac_with(challenge, keys.get(challenge.aud), signing_input, signature)
+    token = (
+        token_or_body
+        if type(token_or_body) is str and token_or_body[:1] != "{"  # unwrap_body's first case
+        else unwrap_body(token_or_body, "check")
+    )
+    challenge, signing_input, signature = _scan_parts(token)
+    return challenge, check_mac_with(challenge, keys.get(challenge.aud), signing_input, signature)
 
 
-def _check_mac_with(
+def device_body_parts(body: bytes) -> tuple[CheckChallenge, bytes, bytes] | None:
+    """_scan_parts for the raw bytes of a device's request body when they are exactly
+    ``{"check":"<token>"}`` with a token in the device's shape; None for anything else (no
+    error: the caller then takes the general way, which explains every refusal).
+
+    Such a body is all a parser would see: a token of base64url characters and dots (which
+    the shape requires) needs no escape, so the JSON parse could only give it back as it is.
+    The caller measures the body against its cap first.
+    """
+    if not (body.startswith(_DEVICE_BODY_OPEN) and body.endswith(_DEVICE_BODY_CLOSE)):
+        return None
+    try:
+        token = body[10:-2].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return _scanned_parts(token)
+
+
+_DEVICE_BODY_OPEN, _DEVICE_BODY_CLOSE = b'{"check":"', b'"}'
+
+
+def check_mac_with(
     challenge: CheckChallenge, pair: KeyPair | None, signing_input: bytes, signature: bytes
 ) -> bytes:
     """The check's MAC key from ``pair`` (the key its aud names), once the MAC matches it."""
@@ -595,6 +628,48 @@ def _check_mac_with(
     if not _codec.hs256_verify(mac_key, signing_input, signature):
         raise BadSignature(MAC_MISMATCH)
     return mac_key
+
+
+def answer_check(
+    challenge: CheckChallenge,
+    pair: KeyPair | None,
+    signing_input: bytes,
+    signature: bytes,
+    *,
+    iat: int,
+    act: str,
+    crt: bytes | None = None,
+    newfws: bytes | None = None,
+    newuis: bytes | None = None,
+) -> tuple[bytes, str]:
+    """check_mac_with and sign_checked in one step: (MAC key, reply token).
+
+    The reply to ``challenge`` (jti echoed, iss and aud swapped) is signed in the same codec
+    call that checks the check's MAC (csrc/hemreply.h, hem_check_answer), and only once it
+    matches; the refusals are check_mac_with's, in its order. The fields must be ones
+    sign_checked signs directly (valid, no extra claims): ValueError otherwise. Nothing is
+    recorded: a caller that must first record the check keeps the token until then.
+    """
+    if pair is None:
+        raise UnknownKey("check is addressed to a key this backend does not hold (aud)")
+    mac_key = pair._exchange(challenge.iss)
+    token = _codec.check_answer(
+        mac_key,
+        signing_input,
+        signature,
+        _REPLY_HEADER,
+        challenge.jti,
+        challenge.aud,
+        challenge.iss,
+        iat,
+        act,
+        crt,
+        newfws,
+        newuis,
+    )
+    if token is None:
+        raise BadSignature(MAC_MISMATCH)
+    return mac_key, token
 
 
 def sign_check(
@@ -760,26 +835,16 @@ def sign_checked(
     extra: Mapping[str, Any] | None = None,
 ) -> str:
     """Make a checked token as a backend does, MACed with the check's key."""
-    if (
-        not extra
-        and type(key) is bytes
-        and len(key) == 32
-        and type(jti) is bytes
-        and len(jti) == 32
-        and type(iss) is bytes
-        and len(iss) == 32
-        and type(aud) is bytes
-        and len(aud) == 32
-        and iss != aud
-        and type(iat) is int
-        and 0 <= iat <= _MAX_IAT
-        and type(act) is str
-        and act in ACTIONS
-        and (crt is None or (type(crt) is bytes and 1 <= len(crt) <= MAX_CERTIFICATE_SIZE))
-        and (newfws is None or (type(newfws) is bytes and len(newfws) == 64))
-        and (newuis is None or (type(newuis) is bytes and len(newuis) == 32))
-    ):
-        return _sign_valid_reply(key, jti, iss, aud, iat, act, crt, newfws, newuis)
+    if not extra:
+        # Valid fields are written whole by the codec (csrc/hemreply.h): the same bytes as
+        # the general path below, member for member (tests compare the two), without the
+        # message class, a dict, the JSON encoder and the strict parser. It takes exactly
+        # the fields CheckedReply accepts, with a 32-byte key; None means anything else.
+        token = _codec.checked_sign(
+            key, _REPLY_HEADER, jti, iss, aud, iat, act, crt, newfws, newuis
+        )
+        if token is not None:
+            return token
     # Anything else goes through the message class, which explains what is wrong.
     reply = CheckedReply(
         jti=jti,
@@ -796,54 +861,6 @@ def sign_checked(
     return sign_ejwt(reply.to_dict(), key)
 
 
-_REPLY_HEADER = _DEFAULT_HEADER_SEGMENT.encode("ascii") + b"."
-_urlsafe = bytes.maketrans(b"+/", b"-_")
-
-
-def _b64url(data: bytes) -> bytes:
-    return _b2a_base64(data, newline=False).translate(_urlsafe).rstrip(b"=")
-
-
-def _sign_valid_reply(
-    key: bytes,
-    jti: bytes,
-    iss: bytes,
-    aud: bytes,
-    iat: int,
-    act: str,
-    crt: bytes | None,
-    newfws: bytes | None,
-    newuis: bytes | None,
-) -> str:
-    """sign_checked for fields already known valid: the same bytes, without the round trip
-    through the message class, a dict, the JSON encoder and the strict parser.
-
-    Every value is canonical base64, an integer or one of ACTIONS, so the payload is the
-    compact JSON the general path writes, member for member (tests compare the two).
-    """
-    payload = b"".join(
-        (
-            b'{"jti":"',
-            _b2a_base64(jti, newline=False),
-            b'","iss":"',
-            _b2a_base64(iss, newline=False),
-            b'","aud":"',
-            _b2a_base64(aud, newline=False),
-            b'","iat":',
-            b"%d" % iat,
-            b',"act":"',
-            act.encode("ascii"),
-            b'"',
-            b"" if crt is None else b',"crt":"' + _b2a_base64(crt, newline=False) + b'"',
-            b"" if newfws is None else b',"newfws":"' + _b2a_base64(newfws, newline=False) + b'"',
-            b"" if newuis is None else b',"newuis":"' + _b2a_base64(newuis, newline=False) + b'"',
-            b"}",
-        )
-    )
-    signing_input = _REPLY_HEADER + _b64url(payload)
-    token = signing_input + b"." + _b64url(_codec.hs256(key, signing_input))
-    # The largest certificate still fits (see MAX_CERTIFICATE_SIZE), so this never trips
-    # today; it keeps the promise that nothing over the cap is ever signed.
-    if len(token) > MAX_TOKEN_LENGTH:
-        raise MalformedToken(f"signed token would exceed {MAX_TOKEN_LENGTH} characters")
-    return token.decode("ascii")
+# Every reply checked_sign writes fits in _pycodec.REPLY_MAX_LENGTH characters, under
+# MAX_TOKEN_LENGTH (tested): nothing over the cap is ever signed.
+_REPLY_HEADER = _DEFAULT_HEADER_SEGMENT.encode("ascii")

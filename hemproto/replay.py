@@ -7,6 +7,7 @@ backend instances plugs in through the same method.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -71,6 +72,10 @@ class MemoryReplayStore:
         self._clock = clock
         self._expiry: dict[bytes, float] = {}  # insertion order = arrival order
         self._lock = threading.Lock()
+        # At most the expiry of the entry at the front (inf when there is none): until the
+        # clock reaches it, no entry at the front has expired, and a call need not look.
+        # Whatever may put another entry at the front lowers it to -inf: the next call looks.
+        self._sweep_at = math.inf
 
     def __len__(self) -> int:
         return len(self._expiry)
@@ -82,21 +87,32 @@ class MemoryReplayStore:
         while expiry:
             oldest = next(iter(expiry))
             if expiry[oldest] > now:
-                break
+                self._sweep_at = expiry[oldest]
+                return
             del expiry[oldest]
+        self._sweep_at = math.inf
 
     def seen_before(self, key: bytes, expires_at: float) -> bool:
-        key = bytes(key)
+        if type(key) is not bytes:
+            key = bytes(key)
+        expiry = self._expiry
         with self._lock:
             now = self._clock()
-            self._drop_expired_front(now)
-            known = self._expiry.pop(key, None)
-            if known is not None and known > now:
-                self._expiry[key] = known
-                return True
-            self._expiry[key] = expires_at
-            while len(self._expiry) > self._max_entries:
-                del self._expiry[next(iter(self._expiry))]
+            if not now < self._sweep_at:
+                self._drop_expired_front(now)
+            if key in expiry:
+                known = expiry.pop(key)
+                self._sweep_at = -math.inf  # the front may be another entry now
+                if known > now:
+                    expiry[key] = known
+                    return True
+            expiry[key] = expires_at
+            if not expires_at >= self._sweep_at:  # the first entry, or one expiring sooner
+                self._sweep_at = expires_at
+            if len(expiry) > self._max_entries:
+                self._sweep_at = -math.inf
+                while len(expiry) > self._max_entries:
+                    del expiry[next(iter(expiry))]
             return False
 
     async def seen_before_async(self, key: bytes, expires_at: float) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import stat
+from collections.abc import Callable
 from typing import Literal
 
 import nacl.bindings
@@ -34,7 +35,31 @@ KEY_SIZE = 32
 Backend = Literal["cryptography", "nacl"]
 _ZERO = bytes(KEY_SIZE)
 _SMALL_ORDER = "X25519 gave an all-zero shared secret (small-order peer key)"
-_from_public_bytes = X25519PublicKey.from_public_bytes
+
+
+def _public_key_loader() -> Callable[[bytes], X25519PublicKey]:
+    """X25519PublicKey.from_public_bytes, or the binding's constructor it ends in.
+
+    The public method imports a module and asks OpenSSL whether it has X25519 on every call,
+    which costs as much as the rest of a backend's work on a check besides the exchange. The
+    answer cannot change within a process: it is asked once, here, and the constructor is
+    used directly when the binding has it and it gives back a probe key; with any other
+    version of cryptography the public method is.
+    """
+    public = X25519PublicKey.from_public_bytes
+    try:
+        from cryptography.hazmat.bindings._rust import openssl as rust_openssl
+
+        constructor: Callable[[bytes], X25519PublicKey] = rust_openssl.x25519.from_public_bytes
+        probe = X25519PrivateKey.generate().public_key()  # made without either of the two
+        key = constructor(probe.public_bytes_raw())
+    except Exception:  # an internal layout this version of cryptography does not have
+        return public
+    # The probe also showed that OpenSSL has X25519, all the public method checks first.
+    return constructor if isinstance(key, X25519PublicKey) and key == probe else public
+
+
+_from_public_bytes = _public_key_loader()
 # A key file holds 44 characters and a newline; anything much longer is not one.
 _MAX_KEY_FILE_SIZE = 1024
 _KEY_TEXT_LENGTH = 44

@@ -654,6 +654,17 @@ def _checkin_cases() -> list[Case]:
     cases.append(
         Case(group, "answer-hemproto", "hemproto Backend.answer", "hemproto", _answer_case, 0)
     )
+    # What a service calls: the raw bytes of a device's body in, status and body out.
+    cases.append(
+        Case(
+            group,
+            "handle-hemproto",
+            "hemproto Backend.handle(raw body)",
+            "hemproto",
+            _handle_case,
+            1,
+        )
+    )
     cases += [Case(group, f"answer-{key}", label, "floor", make) for key, label, make in floors]
     return cases
 
@@ -1419,6 +1430,17 @@ def targets(report: Report) -> list[Target]:
             "verify_check / fastest bare X25519",
             check["verify_check-keypair"] / min(floors),
             1.15,
+            True,
+        )
+    answer = medians.get("checkin Backend.answer", {})
+    answer_floors = [
+        answer[key] for key in ("answer-cryptography", "answer-pynacl") if key in answer
+    ]
+    if "handle-hemproto" in answer and answer_floors:
+        add(
+            "Backend.handle(raw body) / fastest bare X25519",
+            answer["handle-hemproto"] / min(answer_floors),
+            1.2,
             True,
         )
     tokens = "token verify_ejwt"

@@ -215,6 +215,7 @@ TARGET_NAMES = [
     "Python fallback / C decode, slowest size",
     "worst case at the cap / Backend.handle",
     "peak bytes per verify_check",
+    "Backend.handle(raw body) / fastest bare X25519",
 ]
 
 

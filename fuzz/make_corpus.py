@@ -357,6 +357,49 @@ def json_seeds() -> dict[str, bytes]:
     }
 
 
+def reply_seeds() -> dict[str, bytes]:
+    """Fields of one reply as fuzz/c/fuzz_reply.c reads them: flags (crt, newfws, newuis,
+    action), modes (action from the input, iat kept in range, header), the action's bytes
+    when taken from the input, iat, the header's bytes when taken from the input, the
+    certificate length, key jti iss aud newfws newuis, the certificate; the rest is the
+    check text."""
+
+    def entry(
+        flags: int,
+        modes: int,
+        iat: int,
+        crt_len: int,
+        *,
+        reflected: bool = False,
+        act: bytes = b"",
+        header: bytes = b"",
+    ) -> bytes:
+        iss = bytes(range(64, 96))
+        ids = bytes(range(64)) + iss + (iss if reflected else bytes(range(96, 128)))
+        fields = ids + bytes(range(128, 224)) + bytes(i % 251 for i in range(crt_len))
+        head = bytes([flags, modes]) + act + iat.to_bytes(8, "big") + header
+        return head + crt_len.to_bytes(2, "big") + fields + b"eyJhIjoxfQ.e30"
+
+    now = 1_764_000_000
+    from_input = 0x02 | 2 << 3
+    return {
+        "ok-minimal": entry(0x00, 0x02, now, 0),
+        "ok-every-claim": entry(0x07 | 3 << 3, 0x02, now, 256),
+        "ok-largest-certificate": entry(0x01, 0x02, 2**53 - 1, 3072),
+        "ok-short-iat": entry(0x06 | 5 << 3, 0x06, 7, 0),
+        "ok-longest-header": entry(0x07, 0x02 | 3 << 3, now, 100),
+        "ok-header-from-input": entry(0x00, from_input, now, 0, header=b"\x03\x1e\x37\x34"),
+        "bad-header-from-input": entry(0x00, from_input | 0x80, now, 0, header=b"\x02.="),
+        "bad-reflected": entry(0x00, 0x02, now, 0, reflected=True),
+        "bad-act-lower-case": entry(6 << 3, 0x02, now, 0),
+        "bad-act-from-input": entry(0x00, 0x03, now, 0, act=b"\x02Ok"),
+        "bad-iat": entry(0x00, 0x00, 2**64 - 1, 0),
+        "bad-certificate-too-long": entry(0x01, 0x02, now, 3073),
+        "bad-empty-certificate": entry(0x01, 0x02, now, 0),
+        "bad-header-too-long": entry(0x00, 0x02 | 3 << 3 | 1 << 5, now, 0),
+    }
+
+
 def write(target: str, seeds: dict[str, bytes]) -> None:
     directory = os.path.join(CORPUS, target)
     os.makedirs(directory, exist_ok=True)
@@ -372,6 +415,7 @@ TARGETS = {
     "check": check_seeds,
     "mac": mac_seeds,
     "json": json_seeds,
+    "reply": reply_seeds,
     "python": python_seeds,
 }
 

@@ -2,16 +2,17 @@
 # Fuzz hemproto's decoders, token parser, check scanner, MAC and JSON scan for SECONDS per
 # target, then say what was found.
 #
-#   fuzz/run.sh [SECONDS_PER_TARGET]        default 8: seven targets, about a minute in all
+#   fuzz/run.sh [SECONDS_PER_TARGET]        default 8: eight targets, about a minute in all
 #
-# The default is chosen for CI: seven targets of 8 s each, plus the build (a few seconds),
+# The default is chosen for CI: eight targets of 8 s each, plus the build (a few seconds),
 # keep the whole run near one minute. Longer runs give more per target (docs/fuzzing.md,
 # "Running for hours").
 #
 # Targets: the libFuzzer ones in fuzz/c, under ASan and UBSan, each built with the whole C
-# library (csrc/hemcodec.c, csrc/hemcheck.c, csrc/hemmac.c, csrc/hemjson.c): b64url, b64,
-# token (the codec), check (hem_check_scan), mac (SHA-256, HMAC-SHA256 on both block
-# functions) and json (hem_json_scan against a reference parser); then
+# library (csrc/hemcodec.c, csrc/hemcheck.c, csrc/hemmac.c, csrc/hemjson.c, csrc/hemreply.c):
+# b64url, b64, token (the codec), check (hem_check_scan), mac (SHA-256, HMAC-SHA256 on both
+# block functions), json (hem_json_scan against a reference parser) and reply (the reply
+# token written whole, against a reference); then
 # fuzz/py/fuzz_python.py (both backends, decode_ejwt, from_cbor, scan_check against the
 # general path, hs256, the strict JSON decoder) under atheris when the interpreter has it,
 # else under the stdlib driver fuzz/py/minifuzz.py.
@@ -25,7 +26,7 @@
 #
 # Environment (all optional):
 #   HEMFUZZ_TARGETS      which targets, in order (default "b64url b64 token check mac json
-#                        python")
+#                        reply python")
 #   HEMFUZZ_CORPUS_DIR   a corpus directory to keep between runs (one subdirectory per
 #                        target, seeded from fuzz/corpus); default: a scratch copy
 #   HEMFUZZ_BUILD_DIR    where the C targets are built (default: scratch); kept if given
@@ -44,7 +45,7 @@ fi
 
 fuzz="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$fuzz")"
-targets="${HEMFUZZ_TARGETS:-b64url b64 token check mac json python}"
+targets="${HEMFUZZ_TARGETS:-b64url b64 token check mac json reply python}"
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/hemfuzz.XXXXXX")"
 keep_scratch=0
 cleanup() {
@@ -75,7 +76,7 @@ c_targets=()
 python_target=0
 for t in $targets; do
     case "$t" in
-        b64url | b64 | token | check | mac | json) c_targets+=("$t") ;;
+        b64url | b64 | token | check | mac | json | reply) c_targets+=("$t") ;;
         python) python_target=1 ;;
         *) echo "hemfuzz: unknown target '$t'" >&2; exit 2 ;;
     esac
@@ -123,9 +124,9 @@ fi
 cflags=(-g -O1 -std=c99 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
     -fno-sanitize-recover=all -I"$repo/csrc")
 # Every target is linked with the whole library, as the extension is: whatever target runs,
-# all four sources are built, and with the same flags.
+# all five sources are built, and with the same flags.
 library=("$repo/csrc/hemcodec.c" "$repo/csrc/hemcheck.c" "$repo/csrc/hemmac.c"
-    "$repo/csrc/hemjson.c")
+    "$repo/csrc/hemjson.c" "$repo/csrc/hemreply.c")
 for t in "${c_targets[@]}"; do
     # -Wno-constant-conversion: clang flags the out-of-range arm of a ternary that the
     # library's lookup-table macros never take; the library's own warning policy is
@@ -196,18 +197,18 @@ for t in "${c_targets[@]}"; do
     dir="$(prepare_corpus "$t")"
     before="$(find "$dir" -type f | wc -l)"
     # Room for the longest input that matters: a check token is 761 characters, the MAC
-    # target's message should span many 64-byte blocks, and JSON objects should reach the
-    # sorted comparison of many names.
+    # target's message should span many 64-byte blocks, JSON objects should reach the
+    # sorted comparison of many names, and a reply's certificate should pass its cap.
     case "$t" in
         token | check) max_len=2048 ;;
-        mac | json) max_len=4096 ;;
+        mac | json | reply) max_len=4096 ;;
         *) max_len=1024 ;;
     esac
     extra=()
     case "$t" in
         check) extra+=("-dict=$fuzz/dict/check.dict") ;;
         json) extra+=("-dict=$fuzz/dict/json.dict") ;;
-        mac) ;; # bytes with no grammar: a dictionary would not help
+        mac | reply) ;; # bytes with no grammar: a dictionary would not help
         *) extra+=("-dict=$fuzz/dict/codec.dict") ;;
     esac
     if [ -n "${HEMFUZZ_FORK:-}" ]; then extra+=("-fork=$HEMFUZZ_FORK"); fi

@@ -242,21 +242,22 @@ class Backend:
             if parts is not None:
                 challenge, signing_input, signature = parts
                 pair = self._keys.get(challenge.aud)
-                if type(self.policy) is Policy and type(self.releases) is ReleaseRegistry:
+                policy, releases = self.policy, self.releases
+                if type(policy) is Policy and type(releases) is ReleaseRegistry:
                     now = self._clock()
                     if 0 <= now <= _MAX_IAT:  # else the reply is made, and refused, as ever
-                        decision = self.decide(challenge)
+                        decision = self._remembered(challenge, policy, releases)
                         iat = int(now)
                         mac_key, token = answer_check(
                             challenge,
                             pair,
                             signing_input,
                             signature,
-                            iat=iat,
-                            act=decision.act,
-                            crt=self.certificates.get(challenge.csn),
-                            newfws=decision.newfws,
-                            newuis=decision.newuis,
+                            iat,
+                            decision.act,
+                            self.certificates.get(challenge.csn),
+                            decision.newfws,
+                            decision.newuis,
                         )
                         return challenge, mac_key, now, (decision, iat, token)
                     mac_key = check_mac_with(challenge, pair, signing_input, signature)
@@ -277,6 +278,12 @@ class Backend:
         policy, releases = self.policy, self.releases
         if type(policy) is not Policy or type(releases) is not ReleaseRegistry:
             return policy.decide(challenge, releases)
+        return self._remembered(challenge, policy, releases)
+
+    def _remembered(
+        self, challenge: CheckChallenge, policy: Policy, releases: ReleaseRegistry
+    ) -> Decision:
+        """decide for the stock Policy and registry: from memory, or asked and remembered."""
         state = (policy, releases, len(releases))
         known_state, known = self._decisions
         if known_state != state:

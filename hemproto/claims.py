@@ -498,6 +498,7 @@ class CheckChallenge:
 # general path (decode_parts, then CheckChallenge._from_parts) accepts that same token with
 # the same fields, so this only saves time.
 _SCAN_HEADERS = tuple(json.loads(header) for header in _pycodec.CHECK_HEADERS)
+_HAS_UIS, _HEADER_MASK = _pycodec.CHECK_HAS_UIS, _pycodec.CHECK_HEADER_MASK
 
 
 class _ScannedCheck:
@@ -541,9 +542,9 @@ def _scanned_parts(token: str) -> tuple[CheckChallenge, bytes, bytes] | None:
         check.csn,
         signature,
     ) = fields
-    check.uis = uis if flags & _pycodec.CHECK_HAS_UIS else None
+    check.uis = uis if flags & _HAS_UIS else None
     check.token = token
-    check.header = dict(_SCAN_HEADERS[flags & _pycodec.CHECK_HEADER_MASK])
+    check.header = dict(_SCAN_HEADERS[flags & _HEADER_MASK])
     check.extra = {}
     check.__class__ = CheckChallenge  # type: ignore[assignment]
     return check, signing_input, signature  # type: ignore[return-value]
@@ -635,12 +636,11 @@ def answer_check(
     pair: KeyPair | None,
     signing_input: bytes,
     signature: bytes,
-    *,
     iat: int,
     act: str,
-    crt: bytes | None = None,
-    newfws: bytes | None = None,
-    newuis: bytes | None = None,
+    crt: bytes | None,
+    newfws: bytes | None,
+    newuis: bytes | None,
 ) -> tuple[bytes, str]:
     """check_mac_with and sign_checked in one step: (MAC key, reply token).
 

@@ -524,8 +524,9 @@ class _ScannedCheck:
     extra: dict[str, Any]
 
 
-def _scanned_parts(token: str) -> tuple[CheckChallenge, bytes, bytes] | None:
-    """_scan_parts for a check in the device's exact shape; None for any other token."""
+def device_check_parts(token: str) -> tuple[CheckChallenge, bytes, bytes] | None:
+    """_scan_parts for a check in the device's exact shape; None for any other token (no
+    error: the caller then takes the general way, which explains every refusal)."""
     scanned = _codec.scan_check(token)
     if scanned is None:
         return None
@@ -552,7 +553,7 @@ def _scanned_parts(token: str) -> tuple[CheckChallenge, bytes, bytes] | None:
 
 def _scan_parts(token: object) -> tuple[CheckChallenge, bytes, bytes]:
     """(challenge, signing input, signature) of a check token; no MAC check."""
-    parts = _scanned_parts(token) if type(token) is str else None
+    parts = device_check_parts(token) if type(token) is str else None
     if parts is None:
         text, header, claims, signing_input, signature = decode_parts(token)  # type: ignore[arg-type]
         return CheckChallenge._from_parts(text, dict(header), claims), signing_input, signature
@@ -596,27 +597,6 @@ def verify_check_with(
     )
     challenge, signing_input, signature = _scan_parts(token)
     return challenge, check_mac_with(challenge, keys.get(challenge.aud), signing_input, signature)
-
-
-def device_body_parts(body: bytes) -> tuple[CheckChallenge, bytes, bytes] | None:
-    """_scan_parts for the raw bytes of a device's request body when they are exactly
-    ``{"check":"<token>"}`` with a token in the device's shape; None for anything else (no
-    error: the caller then takes the general way, which explains every refusal).
-
-    Such a body is all a parser would see: a token of base64url characters and dots (which
-    the shape requires) needs no escape, so the JSON parse could only give it back as it is.
-    The caller measures the body against its cap first.
-    """
-    if not (body.startswith(_DEVICE_BODY_OPEN) and body.endswith(_DEVICE_BODY_CLOSE)):
-        return None
-    try:
-        token = body[10:-2].decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    return _scanned_parts(token)
-
-
-_DEVICE_BODY_OPEN, _DEVICE_BODY_CLOSE = b'{"check":"', b'"}'
 
 
 def check_mac_with(

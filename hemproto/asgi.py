@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 from . import _codec
 from .backend import Backend
@@ -31,10 +31,14 @@ __all__ = [
     "ASGIApp",
     "JsonLogFormatter",
     "Receive",
+    "RequestLine",
+    "RequestLog",
     "Scope",
     "Send",
     "backend_app",
     "device_app",
+    "log_request",
+    "request_message",
 ]
 
 Scope: TypeAlias = MutableMapping[str, Any]
@@ -259,26 +263,58 @@ async def _json_error(
     )
 
 
-def _log_exchange(exchange: _Exchange) -> None:
+class RequestLine(NamedTuple):
+    """What the log line of one request says: ``csn``, ``act`` and ``reason`` are None when
+    unknown (``reason`` is set only for a refusal, bounded and printable); ``ms`` is the
+    time spent in the app, in milliseconds."""
+
+    status: int
+    method: str
+    path: str
+    csn: str | None
+    act: str | None
+    reason: str | None
+    ms: float
+
+
+# Where an app puts the line of each request. One with a ``flush()`` method is flushed at
+# lifespan shutdown, after the last request, so that a buffering writer loses no line.
+RequestLog: TypeAlias = Callable[[RequestLine], None]
+
+
+def request_message(line: RequestLine) -> str:
+    """The text of a request's log line: ``200 POST /checkin csn=... act=OK 0.812 ms``."""
+    words = [str(line.status), line.method, line.path]
+    if line.csn is not None:
+        words.append(f"csn={line.csn}")
+    if line.act is not None:
+        words.append(f"act={line.act}")
+    if line.reason:
+        words.append(f"reason={json.dumps(line.reason)}")
+    words.append(f"{line.ms} ms")
+    return " ".join(words)
+
+
+def log_request(line: RequestLine) -> None:
+    """The apps' default request log: one INFO record on the logger ``hemproto.http``, its
+    fields also as a dict in ``record.hemproto_http`` (for JsonLogFormatter)."""
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s", request_message(line), extra={"hemproto_http": line._asdict()})
+
+
+def _log_exchange(exchange: _Exchange, request_log: RequestLog) -> None:
     milliseconds = round((time.perf_counter() - exchange.started) * 1000, 3)
-    fields: dict[str, Any] = {
-        "status": exchange.status,
-        "method": exchange.method,
-        "path": exchange.path,
-        "csn": exchange.csn,
-        "act": exchange.act,
-        "reason": exchange.reason or None,
-        "ms": milliseconds,
-    }
-    words = [str(exchange.status), exchange.method, exchange.path]
-    if exchange.csn is not None:
-        words.append(f"csn={exchange.csn}")
-    if exchange.act is not None:
-        words.append(f"act={exchange.act}")
-    if exchange.reason:
-        words.append(f"reason={json.dumps(exchange.reason)}")
-    words.append(f"{milliseconds} ms")
-    log.info("%s", " ".join(words), extra={"hemproto_http": fields})
+    request_log(
+        RequestLine(
+            exchange.status,
+            exchange.method,
+            exchange.path,
+            exchange.csn,
+            exchange.act,
+            exchange.reason or None,
+            milliseconds,
+        )
+    )
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -305,13 +341,16 @@ class JsonLogFormatter(logging.Formatter):
 # --- what every app does outside HTTP -----------------------------------------------------
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
-    # Nothing to open or close: the roles hold no connections of their own.
+async def _lifespan(receive: Receive, send: Send, request_log: RequestLog) -> None:
+    # Nothing else to open or close: the roles hold no connections of their own.
     while True:
         message = await receive()
         if message.get("type") == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message.get("type") == "lifespan.shutdown":
+            flush = getattr(request_log, "flush", None)
+            if callable(flush):
+                flush()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
@@ -328,10 +367,11 @@ async def _serve(
     scope: Scope,
     receive: Receive,
     send: Send,
+    request_log: RequestLog,
 ) -> None:
     kind = scope.get("type")
     if kind == "lifespan":
-        await _lifespan(receive, send)
+        await _lifespan(receive, send, request_log)
         return
     if kind == "websocket":
         await _refuse_websocket(receive, send)
@@ -356,13 +396,20 @@ async def _serve(
         exchange.status = exchange.status or 500
         raise
     finally:
-        _log_exchange(exchange)
+        _log_exchange(exchange, request_log)
+
+
+def _check_request_log(request_log: object) -> None:
+    if not callable(request_log):
+        raise TypeError(f"request_log must be callable, not {type(request_log).__name__}")
 
 
 # --- the backend ----------------------------------------------------------------------------
 
 
-def backend_app(backend: Backend, *, path: str = "/checkin") -> ASGIApp:
+def backend_app(
+    backend: Backend, *, path: str = "/checkin", request_log: RequestLog = log_request
+) -> ASGIApp:
     """An ASGI 3 app serving ``backend``: ``POST path`` and ``GET /healthz``.
 
     ``POST path`` takes ``application/json`` (optionally ``; charset=utf-8``) holding
@@ -375,9 +422,12 @@ def backend_app(backend: Backend, *, path: str = "/checkin") -> ASGIApp:
     with a small JSON body ``{"error": reason}`` that carries no secret. ``GET /healthz``
     answers 200 ``{"status":"ok"}`` when the replay store answers, else 503. Paths are taken
     below the mount point (``root_path``), so the app can be mounted under any prefix.
+    Each request ends in one call of ``request_log`` (default: ``log_request``, a record on
+    the logger ``hemproto.http``).
     """
     if not isinstance(backend, Backend):
         raise TypeError(f"backend must be a Backend, not {type(backend).__name__}")
+    _check_request_log(request_log)
     if not path.startswith("/") or path == HEALTH_PATH:
         raise ValueError(f"path must start with '/' and differ from {HEALTH_PATH}")
 
@@ -398,7 +448,7 @@ def backend_app(backend: Backend, *, path: str = "/checkin") -> ASGIApp:
             await _json_error(send, exchange, scope, 404, "not found")
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await _serve(handle, scope, receive, send)
+        await _serve(handle, scope, receive, send, request_log)
 
     return app
 
@@ -485,6 +535,7 @@ def device_app(
     hostname: str = "my.ence.do",
     https: bool = False,
     initialised: bool = True,
+    request_log: RequestLog = log_request,
 ) -> ASGIApp:
     """An ASGI 3 app that answers as a HEM would, backed by ``emulator``.
 
@@ -498,9 +549,11 @@ def device_app(
     (status shows it when the request's Host differs); ``https`` is what status tells a
     plain-HTTP client about HTTPS; ``initialised`` False adds ``inited: false`` to
     status. Once the emulator is soft-bricked every request gets 503 with an empty body.
+    Each request ends in one call of ``request_log``, as for ``backend_app``.
     """
     if not isinstance(emulator, DeviceEmulator):
         raise TypeError(f"emulator must be a DeviceEmulator, not {type(emulator).__name__}")
+    _check_request_log(request_log)
     hwv = _vendor_string("hwv", hwv)
     if "PPA" not in hwv and "EPA" not in hwv:
         raise ValueError("hwv must contain PPA or EPA (the form factor)")
@@ -581,7 +634,7 @@ def device_app(
             await _device_checkin(emulator, scope, receive, send, exchange)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await _serve(handle, scope, receive, send)
+        await _serve(handle, scope, receive, send, request_log)
 
     return app
 

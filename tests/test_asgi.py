@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 import hemproto
-from hemproto.asgi import JsonLogFormatter, backend_app, device_app
+from hemproto.asgi import JsonLogFormatter, RequestLine, backend_app, device_app
 from hemproto.claims import MAX_REQUEST_BODY
 from hemproto.errors import ReplayStoreUnavailable
 
@@ -898,3 +898,94 @@ def test_a_fault_in_the_role_still_leaves_its_log_line(
         )
     (record,) = [record for record in caplog.records if record.name == "hemproto.http"]
     assert record.hemproto_http["status"] == 500  # type: ignore[attr-defined]
+
+
+# --- a request log of one's own ----------------------------------------------------------------
+
+
+class ListLog:
+    """A request log that keeps its lines and counts its flushes."""
+
+    def __init__(self) -> None:
+        self.lines: list[RequestLine] = []
+        self.flushes = 0
+
+    def __call__(self, line: RequestLine) -> None:
+        self.lines.append(line)
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def test_a_request_log_of_ones_own_gets_each_line_instead_of_logging(
+    backend: hemproto.Backend, device: hemproto.DeviceEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="hemproto.http")
+    request_log = ListLog()
+    app = backend_app(backend, request_log=request_log)
+    headers = [(b"content-type", b"application/json")]
+    check = json.dumps(device.challenge()).encode()
+    for body in (check, check, b"x" * (MAX_REQUEST_BODY + 1)):
+        call_app(
+            app, http_scope("POST", "/checkin", headers), [{"type": "http.request", "body": body}]
+        )
+    answered, replayed, oversized = request_log.lines
+    assert answered[:6] == (200, "POST", "/checkin", CSN.hex(), "OK", None)
+    assert replayed.status == 401 and replayed.csn == CSN.hex() and replayed.act is None
+    assert replayed.reason is not None and replayed.reason.startswith("ReplayedNonce")
+    assert oversized[:6] == (413, "POST", "/checkin", None, None, "request body over 7300 bytes")
+    assert all(isinstance(line.ms, float) and line.ms >= 0 for line in request_log.lines)
+    assert not [record for record in caplog.records if record.name == "hemproto.http"]
+    assert request_log.flushes == 0
+
+
+@pytest.mark.parametrize("make", ["backend", "device"])
+def test_a_request_log_with_flush_is_flushed_at_lifespan_shutdown(
+    make: str, backend: hemproto.Backend, device: hemproto.DeviceEmulator
+) -> None:
+    request_log = ListLog()
+    app = (
+        backend_app(backend, request_log=request_log)
+        if make == "backend"
+        else device_app(device, request_log=request_log)
+    )
+    lifespan = {"type": "lifespan", "asgi": {"version": "3.0"}}
+    call_app(app, lifespan, [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    assert request_log.flushes == 1
+    # A plain function has no flush: shutdown goes on without one.
+    lines: list[RequestLine] = []
+    plain = backend_app(backend, request_log=lines.append)
+    sent = call_app(plain, lifespan, [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    assert sent[-1] == {"type": "lifespan.shutdown.complete"}
+
+
+def test_the_device_logs_a_refusal_with_its_reason_to_its_request_log(
+    device: hemproto.DeviceEmulator,
+) -> None:
+    request_log = ListLog()
+    headers = [(b"content-length", str(MAX_REQUEST_BODY + 1).encode())]
+    sent = call_app(
+        device_app(device, request_log=request_log),
+        http_scope("POST", "/api/system/checkin", headers),
+        [{"type": "http.request", "body": b"{"}],
+    )
+    assert sent[0]["status"] == 413
+    (line,) = request_log.lines
+    assert line[:6] == (
+        413,
+        "POST",
+        "/api/system/checkin",
+        CSN.hex(),
+        None,
+        "request body over 7300 bytes",
+    )
+
+
+@pytest.mark.parametrize("request_log", [None, "log", 3])
+def test_a_request_log_must_be_callable(
+    request_log: object, backend: hemproto.Backend, device: hemproto.DeviceEmulator
+) -> None:
+    with pytest.raises(TypeError, match="request_log must be callable"):
+        backend_app(backend, request_log=request_log)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="request_log must be callable"):
+        device_app(device, request_log=request_log)  # type: ignore[arg-type]

@@ -2,13 +2,15 @@
 uvicorn (the optional extra ``server``).
 
 It owns the options, building a Backend or an emulator from files, the listening socket,
-logging and a clean stop on SIGINT or SIGTERM. uvicorn is imported only when a command
-runs, so the rest of the command line works without it; no key material is ever printed.
+logging (the request lines through a batched writer, everything else through logging) and
+a clean stop on SIGINT or SIGTERM. uvicorn is imported only when a command runs, so the
+rest of the command line works without it; no key material is ever printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import inspect
 import json
 import logging
@@ -18,14 +20,15 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from . import _codec
-from .asgi import ASGIApp, backend_app, device_app
+from .asgi import LOGGER_NAME, ASGIApp, RequestLine, backend_app, device_app, request_message
 from .backend import Backend
 from .claims import MAX_CERTIFICATE_SIZE
 from .cli import UsageError
@@ -47,6 +50,11 @@ DEVICE_PORT, DEVICE_TLS_PORT = 8081, 8443
 RELEASE_POLL_SECONDS = 1.0
 _LISTEN_BACKLOG = 2048
 _IDENTITY_SIZES = {"qid": 32, "fws": 64, "bls": 64, "uis": 32, "csn": 16}
+# The request lines are written in one call once this many characters are pending, and
+# at least this often otherwise.
+REQUEST_LOG_BATCH = 64 * 1024
+REQUEST_LOG_INTERVAL = 0.25
+_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 log = logging.getLogger("hemproto.serve")
 
@@ -58,6 +66,7 @@ class _BackendConfig:
     replay: str
     # (device certificate serial in hex, path of the DER file) for each --certificate.
     certificates: tuple[tuple[str, str], ...] = ()
+    log_format: str = "text"
 
     def to_json(self) -> str:
         return json.dumps(
@@ -66,6 +75,7 @@ class _BackendConfig:
                 "releases": self.releases,
                 "replay": self.replay,
                 "certificates": self.certificates,
+                "log_format": self.log_format,
             }
         )
 
@@ -73,7 +83,8 @@ class _BackendConfig:
     def from_json(cls, text: str) -> _BackendConfig:
         data = json.loads(text)
         certificates = tuple((serial, path) for serial, path in data.get("certificates", ()))
-        return cls(tuple(data["keys"]), data["releases"], data["replay"], certificates)
+        log_format = data.get("log_format", "text")
+        return cls(tuple(data["keys"]), data["releases"], data["replay"], certificates, log_format)
 
 
 class _Stopped(Exception):
@@ -177,7 +188,10 @@ def _backend_factory() -> ASGIApp:
     text = os.environ.get(CONFIG_ENV)
     if text is None:
         raise RuntimeError(f"{CONFIG_ENV} is not set: start workers with hemproto serve backend")
-    return backend_app(_build_backend(_BackendConfig.from_json(text)))
+    config = _BackendConfig.from_json(text)
+    # The worker is ended by its signal right after the lifespan shutdown, which flushes
+    # the writer: nothing is left to write at exit.
+    return backend_app(_build_backend(config), request_log=_RequestLineWriter(config.log_format))
 
 
 def _identity(value: str | None, name: str) -> bytes | None:
@@ -203,11 +217,149 @@ def _uvicorn() -> Any:
     return uvicorn
 
 
+# --- logging ------------------------------------------------------------------------------
+
+
+class _RequestLineWriter:
+    """The request log of ``hemproto serve``: each line formatted here exactly as the
+    formatter of _log_config would format the record of ``asgi.log_request``, without
+    making one, and kept in a buffer written to ``stream`` in one call once
+    REQUEST_LOG_BATCH characters are pending, at least every REQUEST_LOG_INTERVAL seconds
+    (a timer thread, started with the first line), before any other log line, at the app's
+    lifespan shutdown and on close. A write that fails drops its batch, as a logging
+    handler would drop its line: the server never stops for its log."""
+
+    def __init__(
+        self,
+        log_format: str,
+        stream: TextIO | None = None,
+        *,
+        batch: int = REQUEST_LOG_BATCH,
+        interval: float = REQUEST_LOG_INTERVAL,
+    ) -> None:
+        if log_format not in ("text", "json"):
+            raise ValueError("log_format must be text or json")
+        self._stream = sys.stderr if stream is None else stream
+        self._batch = batch
+        self._interval = interval
+        self._format = self._json_line if log_format == "json" else self._text_line
+        self._level = logging.getLevelName(logging.INFO)
+        self._text_tail = f" {self._level} {LOGGER_NAME}: "
+        self._encoder = json.JSONEncoder(separators=(",", ":"), default=str)
+        # (whole seconds, their text): read and replaced as one object, so that a line
+        # formatted in another thread never pairs one second with another's text.
+        self._second: tuple[int, str] = (-1, "")
+        self._lock = threading.Lock()
+        self._pending: list[str] = []
+        self._size = 0
+        self._timer: threading.Thread | None = None
+        self._closed = threading.Event()
+        _RequestLineWriter.current = self
+
+    # The writer of this process, flushed before any other line goes to standard error so
+    # that the lines stay in the order they were logged.
+    current: ClassVar[_RequestLineWriter | None] = None
+
+    def __call__(self, line: RequestLine) -> None:
+        text = self._format(line, time.time())
+        with self._lock:
+            self._pending.append(text)
+            self._size += len(text)
+            if self._size >= self._batch:
+                self._write_pending()
+            elif self._timer is None and not self._closed.is_set():
+                self._timer = threading.Thread(
+                    target=self._flush_periodically, name="hemproto-request-log", daemon=True
+                )
+                self._timer.start()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._write_pending()
+
+    def close(self) -> None:
+        """Stop the timer and write what is pending; later lines are written at once."""
+        self._closed.set()
+        with self._lock:
+            timer, self._timer = self._timer, None
+            self._batch = 0
+            self._write_pending()
+        if timer is not None and timer is not threading.current_thread():
+            timer.join()
+        if _RequestLineWriter.current is self:
+            _RequestLineWriter.current = None
+
+    def _flush_periodically(self) -> None:
+        while not self._closed.wait(self._interval):
+            self.flush()
+
+    def _write_pending(self) -> None:
+        # Called with the lock held.
+        if not self._pending:
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
+        self._size = 0
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream: the batch is lost
+            pass
+
+    def _text_line(self, line: RequestLine, created: float) -> str:
+        # logging.Formatter's default asctime: local time, then ",%03d" of record.msecs.
+        seconds = int(created)
+        second = self._second
+        if second[0] != seconds:
+            second = (seconds, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created)))
+            self._second = second
+        milliseconds = int((created - seconds) * 1000)
+        return f"{second[1]},{milliseconds:03d}{self._text_tail}{request_message(line)}\n"
+
+    def _json_line(self, line: RequestLine, created: float) -> str:
+        # JsonLogFormatter's time: datetime.fromtimestamp rounds to the nearest microsecond
+        # (half to even), which can carry into the next second.
+        seconds = int(created)
+        micro = round((created - seconds) * 1e6)
+        if micro >= 1_000_000:
+            seconds, micro = seconds + 1, micro - 1_000_000
+        second = self._second
+        if second[0] != seconds:
+            stamp = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+            second = (seconds, stamp.replace(tzinfo=None).isoformat(timespec="seconds"))
+            self._second = second
+        entry = {
+            "time": f"{second[1]}.{micro // 1000:03d}Z",
+            "level": self._level,
+            "logger": LOGGER_NAME,
+            "message": request_message(line),
+            "status": line.status,
+            "method": line.method,
+            "path": line.path,
+            "csn": line.csn,
+            "act": line.act,
+            "reason": line.reason,
+            "ms": line.ms,
+        }
+        return self._encoder.encode(entry) + "\n"
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler of every other log line: it first writes the request lines pending, so
+    that standard error keeps the order in which lines were logged."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        writer = _RequestLineWriter.current
+        if writer is not None:
+            writer.flush()
+        super().emit(record)
+
+
 def _log_config(log_format: str) -> dict[str, Any]:
     formatter: dict[str, Any] = (
         {"()": "hemproto.asgi.JsonLogFormatter"}
         if log_format == "json"
-        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+        else {"format": _TEXT_FORMAT}
     )
     return {
         "version": 1,
@@ -215,7 +367,7 @@ def _log_config(log_format: str) -> dict[str, Any]:
         "formatters": {"hemproto": formatter},
         "handlers": {
             "stderr": {
-                "class": "logging.StreamHandler",
+                "class": "hemproto.serve._StderrHandler",
                 "formatter": "hemproto",
                 "stream": "ext://sys.stderr",
             }
@@ -289,19 +441,27 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _serve(config: Any, sock: socket.socket, workers: int) -> None:
+def _serve(
+    config: Any, sock: socket.socket, workers: int, writer: _RequestLineWriter | None = None
+) -> None:
+    """Run uvicorn until SIGINT or SIGTERM; ``writer``, the request log of a single-process
+    server, is closed after it (each worker flushes its own at its lifespan shutdown)."""
     uvicorn = _uvicorn()
     with _stop_on_signals():
-        server = uvicorn.Server(config)
-        if workers > 1:
-            from uvicorn.supervisors import Multiprocess
+        try:
+            server = uvicorn.Server(config)
+            if workers > 1:
+                from uvicorn.supervisors import Multiprocess
 
-            # Older uvicorn releases also hand the supervisor the function each worker runs.
-            parameters = inspect.signature(Multiprocess).parameters
-            extra: dict[str, Any] = {"target": server.run} if "target" in parameters else {}
-            Multiprocess(config, sockets=[sock], **extra).run()
-        else:
-            server.run(sockets=[sock])
+                # Older uvicorn releases also hand the supervisor the function each worker runs.
+                parameters = inspect.signature(Multiprocess).parameters
+                extra: dict[str, Any] = {"target": server.run} if "target" in parameters else {}
+                Multiprocess(config, sockets=[sock], **extra).run()
+            else:
+                server.run(sockets=[sock])
+        finally:
+            if writer is not None:
+                writer.close()
 
 
 # --- the commands ---------------------------------------------------------------------------
@@ -316,6 +476,7 @@ def cmd_serve_backend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
         releases=None if args.releases is None else os.path.abspath(args.releases),
         replay=args.replay,
         certificates=tuple(_certificate_option(value) for value in args.certificate),
+        log_format=args.log_format,
     )
     # Built here even with workers, so that a bad key or release file stops the command
     # with its message before any process starts.
@@ -330,13 +491,15 @@ def cmd_serve_backend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
         "access_log": False,
         "lifespan": "on",
     }
+    writer: _RequestLineWriter | None = None
     if args.workers > 1:
         os.environ[CONFIG_ENV] = config.to_json()
         uvicorn_config = uvicorn.Config(
             "hemproto.serve:_backend_factory", factory=True, workers=args.workers, **options
         )
     else:
-        uvicorn_config = uvicorn.Config(backend_app(backend), **options)
+        writer = _RequestLineWriter(args.log_format)
+        uvicorn_config = uvicorn.Config(backend_app(backend, request_log=writer), **options)
     sock = _bind(args.host, args.port)
     for public in backend.public_keys:
         out.write(f"backend public key: {_codec.b64_encode(public)}\n")
@@ -348,7 +511,7 @@ def cmd_serve_backend(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> i
     )
     out.flush()
     try:
-        _serve(uvicorn_config, sock, args.workers)
+        _serve(uvicorn_config, sock, args.workers, writer)
     finally:
         sock.close()
     out.write("hemproto serve backend: stopped\n")
@@ -372,8 +535,9 @@ def cmd_serve_device(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> in
     )
     tls = args.tls_cert is not None
     port = args.port if args.port is not None else (DEVICE_TLS_PORT if tls else DEVICE_PORT)
+    writer = _RequestLineWriter(args.log_format)
     uvicorn_config = uvicorn.Config(
-        device_app(emulator),
+        device_app(emulator, request_log=writer),
         log_config=_log_config(args.log_format),
         access_log=False,
         lifespan="on",
@@ -391,7 +555,7 @@ def cmd_serve_device(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> in
     )
     out.flush()
     try:
-        _serve(uvicorn_config, sock, 1)
+        _serve(uvicorn_config, sock, 1, writer)
     finally:
         sock.close()
     out.write("hemproto serve device: stopped\n")

@@ -7,12 +7,16 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime
+import io
 import ipaddress
 import json
+import logging
 import os
+import re
 import signal
 import socket
 import ssl
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +32,7 @@ from cryptography.x509.oid import NameOID
 
 import hemproto
 from hemproto import serve
+from hemproto.asgi import JsonLogFormatter, RequestLine, log_request
 
 FWS = bytes([0xF1]) * 64
 BLS = bytes([0xB1]) * 64
@@ -59,6 +64,13 @@ def write_releases(path: Path, firmware_status: str) -> None:
     temporary = path.with_name(path.name + ".new")
     temporary.write_text(text)
     os.replace(temporary, path)  # atomic, as docs/releases.md asks
+
+
+def close_request_log() -> None:
+    """Stop the request log a worker's app made in this process (its timer thread)."""
+    writer = serve._RequestLineWriter.current
+    assert writer is not None
+    writer.close()
 
 
 def check_in_over(url: str, device: hemproto.DeviceEmulator) -> hemproto.RelayOutcome:
@@ -131,6 +143,8 @@ def test_serve_backend_with_workers(key_file: Path, tmp_path: Path) -> None:
         errors = child.stderr()
     assert "each worker keeps its own in-memory replay store" in errors
     assert errors.count("Application startup complete") == 2
+    # Each worker writes its pending request lines at its lifespan shutdown.
+    assert errors.count(" INFO hemproto.http: 200 POST /checkin csn=") == 6
 
 
 def test_serve_device_answers_as_a_device_and_stops_on_sigint(
@@ -274,6 +288,7 @@ def test_the_worker_factory_builds_its_backend_from_the_environment(
         http_scope("POST", "/checkin", [(b"content-type", b"application/json")]),
         [{"type": "http.request", "body": body}],
     )
+    close_request_log()
     assert sent[0]["status"] == 200
     # The configuration names files, never the key itself.
     assert key_file.read_text().strip() not in os.environ[serve.CONFIG_ENV]
@@ -398,6 +413,7 @@ def test_the_worker_factory_reads_the_certificates_named_in_the_environment(
         http_scope("POST", "/checkin", [(b"content-type", b"application/json")]),
         [{"type": "http.request", "body": json.dumps(device.challenge()).encode()}],
     )
+    close_request_log()
     assert sent[0]["status"] == 200
     assert device.handle(json.loads(sent[1]["body"])) == (200, {"status": "R", "newcrt": "OK"})
     assert device.certificate == certificate.read_bytes()
@@ -450,3 +466,237 @@ def test_serve_backend_refuses_a_serial_given_twice(
     assert hemproto.cli.main(argv) == 2
     error = capsys.readouterr().err
     assert error == f"hemproto: --certificate: serial {CSN.hex()} is given twice\n"
+
+
+# --- the request log of hemproto serve ------------------------------------------------------
+
+TEXT_LINE = re.compile(
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO hemproto\.http: "
+    r"(?P<status>\d{3}) (?P<method>[A-Z]+) (?P<path>\S+)(?: csn=(?P<csn>[0-9a-f]{32}))?"
+    r"(?: act=(?P<act>[A-Z]+))?(?: reason=(?P<reason>\".*\"))? \d+(?:\.\d+)? ms"
+)
+LINES = [
+    RequestLine(200, "POST", "/checkin", CSN.hex(), "OK", None, 0.812),
+    RequestLine(401, "POST", "/checkin", CSN.hex(), None, 'ReplayedNonce: "x" \\ é', 0.455),
+    RequestLine(413, "POST", "/checkin", None, None, "request body over 7300 bytes", 0.1),
+    RequestLine(499, "POST", "/v2/\\x0a\u00e9\u2603", None, None, "client disconnected", 12.0),
+    RequestLine(200, "GET", "/healthz", None, None, None, 0.0),
+]
+# Whole seconds, with fractions around each rounding edge of both timestamp formats.
+TIMES = [
+    1_764_495_000 + fraction
+    for fraction in (
+        *(0.0, 0.0004, 0.0005, 0.0009999, 0.123456, 0.5),
+        *(0.9994999, 0.9995, 0.9999994, 0.9999995, 0.9999996, 0.99999999),
+    )
+]
+
+
+class RecordingStream(io.StringIO):
+    """A text stream that counts its write calls and wakes a waiter at each one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.written = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        count = super().write(text)
+        self.written.set()
+        return count
+
+
+def standard_line(
+    log_format: str, line: RequestLine, created: float, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The line the standard path writes: log_request's record through the handler and
+    formatter that serve's logging configuration names, the record made at ``created``."""
+    stream = io.StringIO()
+    handler = serve._StderrHandler(stream)
+    config = serve._log_config(log_format)["formatters"]["hemproto"]
+    handler.setFormatter(
+        JsonLogFormatter() if "()" in config else logging.Formatter(config["format"])
+    )
+    logger = logging.getLogger("hemproto.http")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(time, "time", lambda: created)
+            log_request(line)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_request_lines_are_those_the_standard_formatters_write(
+    log_format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = io.StringIO()
+    writer = serve._RequestLineWriter(log_format, stream, interval=3600)
+    expected = []
+    try:
+        for created in TIMES:
+            for line in LINES:
+                expected.append(standard_line(log_format, line, created, monkeypatch))
+                with monkeypatch.context() as patch:
+                    patch.setattr(time, "time", lambda: created)  # called at once
+                    writer(line)
+    finally:
+        writer.close()
+    assert stream.getvalue() == "".join(expected)
+    if log_format == "json":
+        for text in expected:
+            entry = json.loads(text)
+            assert entry["logger"] == "hemproto.http" and entry["time"].endswith("Z")
+
+
+def test_the_writer_holds_lines_until_a_batch_fills_then_writes_them_in_one_call() -> None:
+    stream = RecordingStream()
+    line = RequestLine(200, "GET", "/healthz", None, None, None, 0.25)
+    writer = serve._RequestLineWriter("text", stream, batch=1000, interval=3600)
+    try:
+        calls = 0
+        while stream.writes == 0 and calls < 100:  # a line is some 60 characters
+            writer(line)
+            calls += 1
+        assert stream.writes == 1 and calls > 1
+        lines = stream.getvalue().splitlines()
+        assert len(lines) == calls and len(stream.getvalue()) >= 1000
+        assert all(TEXT_LINE.fullmatch(text) for text in lines)
+        writer(line)
+        assert stream.writes == 1  # held again, until the next batch, interval or flush
+        writer.flush()
+        assert stream.writes == 2 and len(stream.getvalue().splitlines()) == calls + 1
+    finally:
+        writer.close()
+
+
+def test_a_lone_line_is_written_by_the_timer_without_more_traffic() -> None:
+    stream = RecordingStream()
+    writer = serve._RequestLineWriter("json", stream, interval=0.05)
+    try:
+        writer(RequestLine(404, "GET", "/nowhere", None, None, "not found", 0.2))
+        # No other request, flush or close: only the timer can write it.
+        assert stream.written.wait(10), "the pending line was never written"
+        (text,) = stream.getvalue().splitlines()
+        assert json.loads(text)["reason"] == "not found"
+    finally:
+        writer.close()
+    assert stream.writes == 1
+
+
+def test_closing_writes_what_is_pending_and_later_lines_at_once() -> None:
+    stream = RecordingStream()
+    writer = serve._RequestLineWriter("text", stream, interval=3600)
+    line = RequestLine(200, "GET", "/healthz", None, None, None, 0.25)
+    writer(line)
+    assert stream.writes == 0
+    writer.close()
+    assert stream.writes == 1
+    writer(line)  # a request that ends after the stop is still logged
+    assert stream.writes == 2 and len(stream.getvalue().splitlines()) == 2
+
+
+def test_other_log_lines_come_after_the_request_lines_logged_before_them() -> None:
+    stream = io.StringIO()
+    writer = serve._RequestLineWriter("text", stream, interval=3600)
+    handler = serve._StderrHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    try:
+        writer(RequestLine(200, "GET", "/healthz", None, None, None, 0.25))
+        handler.handle(logging.makeLogRecord({"name": "uvicorn.error", "msg": "Shutting down"}))
+    finally:
+        writer.close()
+    first, second = stream.getvalue().splitlines()
+    assert first.endswith("INFO hemproto.http: 200 GET /healthz 0.25 ms")
+    assert second == "uvicorn.error: Shutting down"
+
+
+def test_a_stream_that_fails_drops_its_batch_without_stopping_the_server() -> None:
+    stream = io.StringIO()
+    writer = serve._RequestLineWriter("text", stream, batch=1, interval=3600)
+    stream.close()
+    try:
+        writer(RequestLine(200, "GET", "/healthz", None, None, None, 0.25))  # raises nothing
+    finally:
+        writer.close()
+    with pytest.raises(ValueError):
+        serve._RequestLineWriter("xml", io.StringIO())
+
+
+def http_lines(errors: str, log_format: str) -> list[dict[str, Any]]:
+    """The request lines of a server's standard error, as dicts of their fields."""
+    if log_format == "json":
+        entries = [json.loads(text) for text in errors.splitlines()]  # every line is JSON
+        return [entry for entry in entries if entry["logger"] == "hemproto.http"]
+    found = []
+    for text in errors.splitlines():
+        if " INFO hemproto.http: " in text:
+            match = TEXT_LINE.fullmatch(text)
+            assert match, text
+            fields: dict[str, Any] = match.groupdict()
+            fields["status"] = int(fields["status"])
+            if fields["reason"] is not None:
+                fields["reason"] = json.loads(fields["reason"])
+            found.append(fields)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("sig", "log_format"),
+    [
+        (signal.SIGTERM, "text"),
+        (signal.SIGINT, "text"),
+        (signal.SIGTERM, "json"),
+        (signal.SIGINT, "json"),
+    ],
+)
+def test_every_request_line_is_written_when_the_server_is_stopped(
+    sig: int, log_format: str, key_file: Path, tmp_path: Path
+) -> None:
+    backend_key = hemproto.KeyPair.from_file(key_file)
+    device = hemproto.DeviceEmulator(backend_public_key=backend_key.public)
+    args = ["backend", "--key", str(key_file), "--port", "0", "--log-format", log_format]
+    with serve_process(args, tmp_path) as child:
+        url = child.url()
+        statuses = []
+        with httpx.Client(base_url=url, timeout=10) as http:
+            check = device.challenge()
+            for _ in range(2):  # answered, then refused as a replay
+                statuses.append(http.post("/checkin", json=check).status_code)
+            huge_name = b'{"check":"a.b.c","' + b"n" * 6000 + b'":1}'
+            statuses.append(
+                http.post(
+                    "/checkin", content=huge_name, headers={"content-type": "application/json"}
+                ).status_code
+            )
+            statuses.append(http.post("/checkin", content=b"x" * 8000).status_code)
+            statuses.append(http.get("/" + "p" * 3000).status_code)
+            for _ in range(300):  # more than the timer writes at once, fewer than a batch
+                statuses.append(http.get("/healthz").status_code)
+        # Stopped at once: the last lines are still pending in the writer.
+        assert child.stop(sig) == 0
+        errors = child.stderr()
+    lines = http_lines(errors, log_format)
+    assert [line["status"] for line in lines] == statuses
+    assert statuses[:5] == [200, 401, 400, 415, 404]
+    answered, replayed, malformed, unsupported, missing = lines[:5]
+    assert answered["csn"] == device.csn.hex() and answered["act"] == "R"
+    assert replayed["csn"] == device.csn.hex() and replayed["reason"].startswith("ReplayedNonce")
+    for refused in (replayed, malformed, unsupported, missing):
+        assert 0 < len(refused["reason"]) <= 200  # bounded, whatever the client sent
+    assert len(missing["path"]) == 200
+    assert errors.index("hemproto.http") < errors.index("Shutting down")
+    mac_key = backend_key.shared(device.session_public_key)
+    for secret in (backend_key.private_bytes(), mac_key):
+        for text in (
+            secret.hex(),
+            base64.b64encode(secret).decode(),
+            hemproto.b64url_encode(secret),
+        ):
+            assert text not in errors

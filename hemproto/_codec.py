@@ -203,13 +203,16 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
     take_check = check_scratch.pop
     give_check = check_scratch.append
 
-    def scan_check(text: str) -> _pycodec.ScannedCheck | None:
+    def scan_check(text: str | bytes) -> _pycodec.ScannedCheck | None:
         if len(text) > check_max_length:  # before the copy: no such text can match
             return None
-        try:
-            data = text.encode("ascii")
-        except UnicodeEncodeError:
-            return None
+        if type(text) is bytes:  # a token sliced from a body: no copy to make
+            data = text
+        else:
+            try:
+                data = text.encode("ascii")  # type: ignore[union-attr]
+            except UnicodeEncodeError:
+                return None
         try:
             out, fields = entry = take_check()
         except IndexError:
@@ -459,9 +462,9 @@ ct_equal: Callable[[BytesLike, BytesLike], bool] = _active.ct_equal
 # (first '.', second '.', the three segments decoded back to back), or None when the text
 # is not three non-empty canonical base64url segments; the caller explains a None.
 split_token: Callable[[str], tuple[int, int, bytes] | None] = _active.split_token
-# A check token in the exact shape devices send, decoded in one step (see
-# _pycodec.scan_check), or None: the caller then takes the general path.
-scan_check: Callable[[str], _pycodec.ScannedCheck | None] = _active.scan_check
+# A check token (a str, or its ASCII bytes) in the exact shape devices send, decoded in one
+# step (see _pycodec.scan_check), or None: the caller then takes the general path.
+scan_check: Callable[[str | bytes], _pycodec.ScannedCheck | None] = _active.scan_check
 # HMAC-SHA256 under a 32-byte key (HS256), and its constant-time check against a MAC.
 hs256: Callable[[bytes, bytes], bytes] = _active.hs256
 hs256_verify: Callable[[bytes, bytes, bytes], bool] = _active.hs256_verify

@@ -277,19 +277,23 @@ CHECK_MAX_LENGTH = (
 ScannedCheck = tuple[int, tuple[bytes, ...], bytes]
 
 
-def scan_check(text: str) -> ScannedCheck | None:
+def scan_check(text: str | bytes) -> ScannedCheck | None:
     """Match a token against the exact shape devices send (csrc/hemcheck.h) and decode it.
 
     Returns (flags | signed length << CHECK_SIGNED_SHIFT, the nine CHECK_FIELDS, the signed
     text as bytes), or None for any other token: the caller then takes the general path,
-    which accepts the same tokens with the same fields and explains every refusal.
+    which accepts the same tokens with the same fields and explains every refusal. The
+    token is a str or its bytes (any byte outside the shape's alphabet is simply refused).
     """
     if len(text) > CHECK_MAX_LENGTH:
         return None
-    try:
-        data = text.encode("ascii")
-    except UnicodeEncodeError:
-        return None
+    if type(text) is bytes:
+        data = text
+    else:
+        try:
+            data = text.encode("ascii")  # type: ignore[union-attr]
+        except UnicodeEncodeError:
+            return None
     parts = data.split(b".")
     if len(parts) != 3:
         return None

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._pycodec import BytesLike
+from . import _codec
+from ._pycodec import CHECK_HAS_UIS, BytesLike
 from .claims import (
     MAX_CERTIFICATE_SIZE,
     MAX_REQUEST_BODY,
@@ -134,6 +135,11 @@ def _answered(challenge: CheckChallenge, decision: Decision, iat: int, token: st
     result.reason = ""
     result.__class__ = CheckinResult  # type: ignore[assignment]
     return result  # type: ignore[return-value]
+
+
+def _replay_key(challenge: CheckChallenge) -> bytes:
+    # replay_key, without measuring the three fields again: a check's are 32 bytes.
+    return challenge.aud + challenge.iss + challenge.jti
 
 
 def _status(exc: HemProtoError) -> int:
@@ -265,8 +271,10 @@ class Backend:
                     ) or self._remembered(challenge, policy, releases)
                     iat = int(now)
                     mac_key, token = answer_check(
-                        challenge,
                         pair,
+                        challenge.jti,
+                        challenge.iss,
+                        challenge.aud,
                         signing_input,
                         signature,
                         iat,
@@ -282,6 +290,59 @@ class Backend:
             return challenge, mac_key, self._clock(), None
         challenge, mac_key = verify_check_with(_check_request(body), self._keys)
         return challenge, mac_key, self._clock(), None
+
+    def _answer_device(self, body: bytes) -> Response | None:
+        """handle for a device's exact body under the stock policy and registry: the steps
+        of _verify_and_sign's first way and of the record, on the scanned fields alone.
+
+        A service that only wants the status and the body never sees the CheckChallenge,
+        so none is built (unless the policy must be asked). None, having recorded nothing,
+        for any other body, policy or registry, and for a clock outside iat's range: handle
+        then goes the way process goes.
+        """
+        policy, releases = self.policy, self.releases
+        if not (
+            len(body) <= MAX_REQUEST_BODY
+            and body.startswith(_BODY_OPEN)
+            and body.endswith(_BODY_CLOSE)
+            and type(policy) is Policy
+            and type(releases) is ReleaseRegistry
+        ):
+            return None
+        token = body[10:-2]
+        scanned = _codec.scan_check(token)  # its bytes: a match is ASCII, needing no escape
+        if scanned is None:
+            return None
+        now = self._clock()
+        if not 0 <= now <= _MAX_IAT:
+            return None
+        flags, (jti, iss, _, aud, fws, bls, uis, csn, signature), signing_input = scanned
+        signatures = (fws, bls, uis if flags & CHECK_HAS_UIS else None)
+        state, known = self._decisions
+        decision = known.get(signatures) if state == (policy, releases, len(releases)) else None
+        if decision is None:  # the policy is asked about a CheckChallenge: one is built
+            parts = device_check_parts(token.decode("ascii"))
+            if parts is None:  # cannot be: the same token, scanned the same way
+                return None
+            decision = self._remembered(parts[0], policy, releases)
+        try:
+            _, reply = answer_check(
+                self._keys.get(aud),
+                jti,
+                iss,
+                aud,
+                signing_input,
+                signature,
+                int(now),
+                decision.act,
+                self.certificates.get(csn),
+                decision.newfws,
+                decision.newuis,
+            )
+            self._first_use(aud + iss + jti, now)
+        except HemProtoError as exc:
+            return _refused(exc, None).response
+        return 200, {"checked": reply}
 
     def decide(self, challenge: CheckChallenge) -> Decision:
         """The policy's decision for this check under the current registry.
@@ -316,9 +377,8 @@ class Backend:
             known[signatures] = decision
         return decision
 
-    def _first_use(self, challenge: CheckChallenge, now: float) -> None:
-        # replay_key, without measuring the three fields again: the check's are 32 bytes.
-        key = challenge.aud + challenge.iss + challenge.jti
+    def _first_use(self, key: bytes, now: float) -> None:
+        """Record the check with replay key ``key`` (see replay_key), or refuse it."""
         try:
             seen = self.replay.seen_before(key, now + self.replay_window)
         except HemProtoError:
@@ -328,8 +388,7 @@ class Backend:
         if seen:
             raise ReplayedNonce("this check has already been answered")
 
-    async def _first_use_async(self, challenge: CheckChallenge, now: float) -> None:
-        key = challenge.aud + challenge.iss + challenge.jti  # replay_key (see _first_use)
+    async def _first_use_async(self, key: bytes, now: float) -> None:
         store = self.replay
         try:
             seen_async = getattr(store, "seen_before_async", None)
@@ -369,7 +428,7 @@ class Backend:
         """
         challenge, mac_key = self.verify(check_token_or_body)
         now = self._clock()
-        self._first_use(challenge, now)
+        self._first_use(_replay_key(challenge), now)
         return {"checked": self._reply(challenge, mac_key, now)[2]}
 
     def process(self, body: object) -> CheckinResult:
@@ -385,7 +444,7 @@ class Backend:
         challenge: CheckChallenge | None = None
         try:
             challenge, mac_key, now, reply = self._verify_and_sign(body)
-            self._first_use(challenge, now)
+            self._first_use(_replay_key(challenge), now)
         except HemProtoError as exc:
             return _refused(exc, challenge)
         return _answered(challenge, *(reply or self._reply(challenge, mac_key, now)))
@@ -397,7 +456,7 @@ class Backend:
         challenge: CheckChallenge | None = None
         try:
             challenge, mac_key, now, reply = self._verify_and_sign(body)
-            await self._first_use_async(challenge, now)
+            await self._first_use_async(_replay_key(challenge), now)
         except HemProtoError as exc:
             return _refused(exc, challenge)
         return _answered(challenge, *(reply or self._reply(challenge, mac_key, now)))
@@ -406,12 +465,17 @@ class Backend:
         """``POST /checkin``: ``(status, body)`` of :meth:`process`.
 
         The same steps as there, without building the CheckinResult an answer would
-        only be taken apart from again (the hot path of a busy backend).
+        only be taken apart from again (the hot path of a busy backend), nor, for a
+        device's exact body, the CheckChallenge (see _answer_device).
         """
+        if type(body) is bytes:
+            response = self._answer_device(body)
+            if response is not None:
+                return response
         challenge: CheckChallenge | None = None
         try:
             challenge, mac_key, now, reply = self._verify_and_sign(body)
-            self._first_use(challenge, now)
+            self._first_use(_replay_key(challenge), now)
         except HemProtoError as exc:
             return _refused(exc, challenge).response
         return 200, {"checked": (reply or self._reply(challenge, mac_key, now))[2]}

@@ -612,8 +612,10 @@ def check_mac_with(
 
 
 def answer_check(
-    challenge: CheckChallenge,
     pair: KeyPair | None,
+    jti: bytes,
+    iss: bytes,
+    aud: bytes,
     signing_input: bytes,
     signature: bytes,
     iat: int,
@@ -622,25 +624,27 @@ def answer_check(
     newfws: bytes | None,
     newuis: bytes | None,
 ) -> tuple[bytes, str]:
-    """check_mac_with and sign_checked in one step: (MAC key, reply token).
+    """check_mac_with and sign_checked in one step: (MAC key, reply token), for a check
+    with these ``jti``, ``iss`` and ``aud`` (valid: from a check that exists, or from the
+    codec's scan of one) and this signing input and signature.
 
-    The reply to ``challenge`` (jti echoed, iss and aud swapped) is signed in the same codec
-    call that checks the check's MAC (csrc/hemreply.h, hem_check_answer), and only once it
-    matches; the refusals are check_mac_with's, in its order. The fields must be ones
-    sign_checked signs directly (valid, no extra claims): ValueError otherwise. Nothing is
-    recorded: a caller that must first record the check keeps the token until then.
+    The reply (jti echoed, iss and aud swapped) is signed in the same codec call that
+    checks the check's MAC (csrc/hemreply.h, hem_check_answer), and only once it matches;
+    the refusals are check_mac_with's, in its order. The fields must be ones sign_checked
+    signs directly (valid, no extra claims): ValueError otherwise. Nothing is recorded: a
+    caller that must first record the check keeps the token until then.
     """
     if pair is None:
         raise UnknownKey("check is addressed to a key this backend does not hold (aud)")
-    mac_key = pair._exchange(challenge.iss)
+    mac_key = pair._exchange(iss)
     token = _codec.check_answer(
         mac_key,
         signing_input,
         signature,
         _REPLY_HEADER,
-        challenge.jti,
-        challenge.aud,
-        challenge.iss,
+        jti,
+        aud,
+        iss,
         iat,
         act,
         crt,

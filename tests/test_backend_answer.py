@@ -17,6 +17,7 @@ from _tokens import forge
 
 import hemproto
 from hemproto import _codec
+from hemproto import backend as backend_module
 from hemproto.backend import Backend, CheckinResult
 from hemproto.errors import ReplayStoreUnavailable
 from hemproto.releases import Decision, Policy, Release, ReleaseRegistry
@@ -78,10 +79,14 @@ def outcome(result: CheckinResult) -> tuple[Any, ...]:
 
 def both_ways(backend_key: hemproto.KeyPair, bodies: list[bytes], **kwargs: Any) -> None:
     """The same bodies, in order, to a backend as bytes (one step where it applies) and to
-    another as bytearrays (the general way): the same outcomes."""
+    another as bytearrays (the general way): the same outcomes; and to a third through
+    handle (which builds no CheckChallenge for a device's body): the same responses."""
     quick, slow = backend(backend_key, **kwargs), backend(backend_key, **kwargs)
+    handling = backend(backend_key, **kwargs)
     for body in bodies:
-        assert outcome(quick.process(body)) == outcome(slow.process(bytearray(body))), body[:40]
+        general = slow.process(bytearray(body))
+        assert outcome(quick.process(body)) == outcome(general), body[:40]
+        assert handling.handle(body) == general.response, body[:40]
 
 
 def forged_mac(body: bytes) -> bytes:
@@ -185,6 +190,7 @@ def test_a_signed_reply_is_sent_only_once_the_check_is_recorded(
     assert (seen.status, seen.body, seen.reason.split(":")[0]) == (401, None, "ReplayedNonce")
     failed = backend(backend_key, replay=RecordingStore(log, ConnectionError("down")))
     assert outcome(failed.process(body))[:2] == (503, None)
+    assert failed.handle(body) == (503, None)
     refused = backend(backend_key, replay=RecordingStore(log, ReplayStoreUnavailable("slow")))
     assert refused.handle(body) == (503, None)
     # A forged MAC never reaches the store: its nonce is not spent.
@@ -192,7 +198,7 @@ def test_a_signed_reply_is_sent_only_once_the_check_is_recorded(
         401,
         None,
     )
-    assert log == ["store", "store", "store"]
+    assert log == ["store", "store", "store", "store"]
 
 
 def test_another_policy_decides_after_the_record(
@@ -216,20 +222,74 @@ def test_another_policy_decides_after_the_record(
         result = answering.process(make())
         assert result.status == 200 and result.decision == Decision("B")
         assert log == ["store", "decide"]
+        assert answering.handle(make())[0] == 200
+        assert log == ["store", "decide", "store", "decide"]
+
+
+def test_handle_logs_each_refusal_as_process_does(
+    backend_key: hemproto.KeyPair, make: Callable[..., bytes], caplog: pytest.LogCaptureFixture
+) -> None:
+    body = make()
+    bodies = [forged_mac(body), body, body]
+    caplog.set_level("INFO", logger="hemproto.backend")
+    processing = backend(backend_key)
+    for each in bodies:
+        processing.process(each)
+    by_process = [record.getMessage() for record in caplog.records]
+    caplog.clear()
+    handling = backend(backend_key)
+    for each in bodies:
+        handling.handle(each)
+    assert [record.getMessage() for record in caplog.records] == by_process
+    assert len(by_process) == 2 and "BadSignature" in by_process[0]
+    assert "ReplayedNonce" in by_process[1]
+
+
+def test_handle_asks_the_policy_once_per_release_signatures(
+    backend_key: hemproto.KeyPair, make: Callable[..., bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[bytes] = []
+    real = Policy.decide
+
+    def counted(self: Policy, check: Any, registry: ReleaseRegistry) -> Decision:
+        asked.append(check.fws)
+        return real(self, check, registry)
+
+    monkeypatch.setattr(Policy, "decide", counted)
+    built: list[str] = []
+    real_parts = backend_module.device_check_parts
+
+    def parts(token: str) -> Any:
+        built.append(token)
+        return real_parts(token)
+
+    # A CheckChallenge is built only when the policy must be asked.
+    monkeypatch.setattr(backend_module, "device_check_parts", parts)
+    handling = backend(backend_key)
+    for fws in (FW_NEW, FW_OLD, FW_NEW, FW_OLD, FW_BAD):
+        assert handling.handle(make(fws=fws))[0] == 200
+    for _ in range(3):  # a device without a dashboard: remembered as such
+        assert handling.handle(make(fws=FW_OLD, uis=None))[0] == 200
+    assert asked == [FW_NEW, FW_OLD, FW_BAD, FW_OLD]
+    assert len(built) == len(asked)
 
 
 @pytest.mark.parametrize("now", [-1.0, math.nan, math.inf, 2.0**53, 2.0**60])
 def test_a_clock_out_of_range_fails_as_before(
     backend_key: hemproto.KeyPair, make: Callable[..., bytes], now: float
 ) -> None:
-    def failure(body: bytes | bytearray) -> tuple[type[BaseException], str] | tuple[Any, ...]:
+    def failure(body: bytes | bytearray, how: str = "process") -> Any:
+        answering = backend(backend_key, clock=FakeClock(now))
         try:
-            return outcome(backend(backend_key, clock=FakeClock(now)).process(body))
+            if how == "handle":
+                return answering.handle(body)
+            return outcome(answering.process(body))
         except Exception as exc:
             return type(exc), str(exc)
 
     body = make()
     assert failure(body) == failure(bytearray(body))
+    assert failure(body, "handle") == failure(bytearray(body), "handle")
 
 
 def test_handle_is_process_without_the_result(

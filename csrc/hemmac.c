@@ -27,12 +27,20 @@ static const uint32_t H0[8] = {
     0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u,
 };
 
-/* Zero n bytes in a way the compiler may not drop as a dead store. */
+/* Zero n bytes in a way the compiler may not drop as a dead store. With GCC and Clang:
+ * memset, then an empty asm that is given p and clobbers memory, so the compiler must
+ * assume the zeros are read and keep them; a byte loop through a volatile pointer does the
+ * same a byte at a time, a tenth of a short HMAC's time. Other compilers get that loop. */
 static void wipe(void *p, size_t n)
 {
+#if defined(__GNUC__) || defined(__clang__)
+    memset(p, 0, n);
+    __asm__ __volatile__("" : : "r"(p) : "memory");
+#else
     volatile unsigned char *v = (volatile unsigned char *)p;
     while (n--)
         *v++ = 0;
+#endif
 }
 
 static uint32_t load_be32(const unsigned char *p)

@@ -23,9 +23,10 @@ The invariants, any breach of which raises Finding:
   CheckChallenge._from_parts) accepts it with the same field values, header and no extra
   claims, and parse_check gives that same challenge on both backends; a token of a check's
   length that the general path accepts and that is in the device shape is never refused;
-* the strict JSON decoder (_json.loads_object) gives the same object, or the same error
-  message, whether the C backend's one-pass scan (csrc/hemjson.h) or the Python backend's
-  reference decoder decides, for the input as bytes and as text;
+* the strict JSON decoder (_json.loads_object) gives the same object, and loads_outline the
+  same outline, or the same error message, whether the C backend's one-pass scan
+  (csrc/hemjson.h) or the Python backend's reference decoder decides, for the input as
+  bytes and as text;
 * hs256 of the C backend (under the best SHA-256 block function, and for one input in four
   under the portable one too) and of the Python backend equal the standard library's
   HMAC-SHA256, and both verifiers accept that MAC and refuse it with a bit flipped or cut
@@ -327,12 +328,23 @@ def _loads(form: Any) -> str:
     return repr(_json.loads_object(form, _json_refused))
 
 
+def _outline(form: Any) -> str:
+    return repr(_json.loads_outline(form, _json_refused))
+
+
 def check_loads(form: Any) -> None:
     both(
         "loads_object",
         (MalformedToken,),
         lambda f: on_backend(C, _loads, f),
         lambda f: on_backend(PY, _loads, f),
+        form,
+    )
+    both(
+        "loads_outline",
+        (MalformedToken,),
+        lambda f: on_backend(C, _outline, f),
+        lambda f: on_backend(PY, _outline, f),
         form,
     )
 

@@ -57,6 +57,7 @@ class ServeBackend:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
+                cwd=PACKAGE_PARENT,  # never the checkout: `-m` would import its sources first
                 start_new_session=True,  # its own process group: workers die with it
             )  # fmt: skip
 

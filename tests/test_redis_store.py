@@ -403,7 +403,12 @@ def test_hemproto_does_not_import_redis_and_a_missing_redis_names_the_extra() ->
     )
     env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=PACKAGE_PARENT,  # never the checkout: `-c` would import its sources first
     )
     assert out.returncode == 0, out.stderr
     assert "pip install 'hemproto[redis]'" in out.stdout

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from _backends import BACKEND_NAMES, get_backend, require_c_backend
 from _hostile_world import HANDLE_ROLES, Outcome, codec, load_corpus, run
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import hemproto
@@ -716,6 +716,9 @@ def test_a_body_text_is_refused_as_its_dict_is(
 ) -> None:
     # unwrap_body and request_object(member=...) read a body text as an outline; their
     # decision and message are those the dict it spells gets, on both codec backends.
+    # A surrogate or noncharacter has no acceptable JSON spelling (RFC 7493 section 2.1):
+    # such a text is refused as JSON, whatever its dict would get.
+    assume(not _json._FORBIDDEN_CODE_POINTS.search(json.dumps(body, ensure_ascii=False)))
     backend = get_backend(backend_name)
     separators = (", ", " : ") if spaced else (",", ":")
     text = json.dumps(body, ensure_ascii=ascii_only, separators=separators)

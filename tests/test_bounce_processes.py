@@ -14,7 +14,6 @@ import base64
 import dataclasses
 import datetime
 import hashlib
-import ipaddress
 import json
 import os
 import re
@@ -29,11 +28,8 @@ from typing import Any
 import httpx
 import pytest
 from _asgi_server import START_TIMEOUT, STOP_TIMEOUT, ServeProcess
+from _certs import self_signed
 from _cli import PACKAGE_PARENT, run_cli
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from hemproto.claims import MAX_CERTIFICATE_SIZE
 from hemproto.device import FLS_LOCKED
@@ -74,39 +70,6 @@ def write_releases(path: Path) -> None:
             for component, signature, version, status in entries
         )
     )
-
-
-def self_signed(directory: Path) -> tuple[Path, Path, str]:
-    """A device certificate for 127.0.0.1, its key, and its pin (SHA-256 of the DER)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "my.ence.do")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "device.crt", directory / "device.key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    pin = hashlib.sha256(certificate.public_bytes(serialization.Encoding.DER)).hexdigest()
-    return cert_path, key_path, pin
 
 
 def wait_ready(url: str, path: str, verify: ssl.SSLContext | bool = True) -> None:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime
 import io
-import ipaddress
 import json
 import logging
 import os
@@ -24,11 +22,8 @@ from typing import Any
 import httpx
 import pytest
 from _asgi_server import ServeProcess, call_app, http_scope, serve_process
+from _certs import self_signed
 from _cli import run_cli
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 import hemproto
 from hemproto import serve
@@ -169,40 +164,9 @@ def test_serve_device_answers_as_a_device_and_stops_on_sigint(
     assert "hemproto serve device: stopped" in "".join(child.stdout)
 
 
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "my.ence.do")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "device.crt", directory / "device.key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path
-
-
 def test_serve_device_over_tls(tmp_path: Path) -> None:
     backend = hemproto.Backend(hemproto.KeyPair.generate())
-    cert_path, key_path = self_signed(tmp_path)
+    cert_path, key_path, _ = self_signed(tmp_path)
     args = [
         "device",
         "--backend-public",

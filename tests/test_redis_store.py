@@ -23,6 +23,7 @@ import pytest
 import redis
 import redis.asyncio
 from _cli import PACKAGE_PARENT
+from _race import race
 from _redis import (
     RedisServer,
     free_port,
@@ -84,26 +85,6 @@ def raw(redis_url: str) -> Iterator[redis.Redis]:
         yield client
     finally:
         client.close()
-
-
-def race(call: Callable[[], Any], threads: int) -> list[Any]:
-    barrier = threading.Barrier(threads)
-    results: list[Any] = [None] * threads
-
-    def run(index: int) -> None:
-        barrier.wait(timeout=10)
-        try:
-            results[index] = call()
-        except BaseException as exc:  # collected: the test asserts on it
-            results[index] = exc
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=30)
-        assert not worker.is_alive()
-    return results
 
 
 def timed(call: Callable[[], Any]) -> tuple[Any, float]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _race import race
 
 import hemproto
 
@@ -28,27 +29,6 @@ def tiny_switch_interval() -> Iterator[None]:
         yield
     finally:
         sys.setswitchinterval(before)
-
-
-def race(call: Callable[[], Any], threads: int = THREADS) -> list[Any]:
-    """Run ``call`` on ``threads`` threads released together; results or exceptions."""
-    barrier = threading.Barrier(threads)
-    results: list[Any] = [None] * threads
-
-    def run(index: int) -> None:
-        barrier.wait(timeout=10)
-        try:
-            results[index] = call()
-        except BaseException as exc:  # collected: the test asserts on it
-            results[index] = exc
-
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=30)
-        assert not worker.is_alive()
-    return results
 
 
 def test_one_reply_handed_to_four_threads_gives_one_200() -> None:

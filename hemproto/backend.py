@@ -86,6 +86,19 @@ _BODY_OPEN, _BODY_CLOSE = b'{"check":"', b'"}'
 _TOKEN_CHARACTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 
 
+def _device_token(body: object) -> bytes | None:
+    """The bytes between ``{"check":"`` and ``"}`` when a raw body has exactly that frame
+    (within the body cap), else None. What they hold is for the caller to check."""
+    if (
+        type(body) is bytes
+        and len(body) <= MAX_REQUEST_BODY
+        and body.startswith(_BODY_OPEN)
+        and body.endswith(_BODY_CLOSE)
+    ):
+        return body[10:-2]
+    return None
+
+
 def _check_request(body: object) -> object:
     """The check from a request body, as :func:`request_object` would find it.
 
@@ -94,13 +107,8 @@ def _check_request(body: object) -> object:
     ``{"check": token}`` back, so the token is sliced out instead (a few hundred
     nanoseconds, not microseconds). Any other body is parsed by request_object.
     """
-    if (
-        type(body) is bytes
-        and len(body) <= MAX_REQUEST_BODY
-        and body.startswith(_BODY_OPEN)
-        and body.endswith(_BODY_CLOSE)
-    ):
-        token = body[10:-2]
+    token = _device_token(body)
+    if token is not None:
         if token and not token.translate(None, _TOKEN_CHARACTERS):
             return token.decode("ascii")
     # Only {"check": "<string>"} is ever wanted: any other raw body is refused from the
@@ -244,15 +252,11 @@ class Backend:
         other body, policy or registry gets None, and the reply is made after the record.
         """
         parts = None
-        if (
-            type(body) is bytes
-            and len(body) <= MAX_REQUEST_BODY
-            and body.startswith(_BODY_OPEN)
-            and body.endswith(_BODY_CLOSE)
-        ):
+        framed = _device_token(body)
+        if framed is not None:
             try:
                 # A token in the device's shape is base64url and dots: no JSON escape.
-                parts = device_check_parts(body[10:-2].decode("ascii"))
+                parts = device_check_parts(framed.decode("ascii"))
             except UnicodeDecodeError:
                 pass
         if parts is not None:
@@ -301,15 +305,9 @@ class Backend:
         then goes the way process goes.
         """
         policy, releases = self.policy, self.releases
-        if not (
-            len(body) <= MAX_REQUEST_BODY
-            and body.startswith(_BODY_OPEN)
-            and body.endswith(_BODY_CLOSE)
-            and type(policy) is Policy
-            and type(releases) is ReleaseRegistry
-        ):
+        token = _device_token(body)
+        if token is None or type(policy) is not Policy or type(releases) is not ReleaseRegistry:
             return None
-        token = body[10:-2]
         scanned = _codec.scan_check(token)  # its bytes: a match is ASCII, needing no escape
         if scanned is None:
             return None

@@ -133,7 +133,7 @@ def main() -> None:
         store = RedisReplayStore.from_url(url, prefix=f"hemproto-bench:{os.getpid()}:")
         memory = hemproto.MemoryReplayStore(max_entries=rounds * calls * 4)
         print(
-            f"hemproto {hemproto.__version__}, codec {hemproto.codec_backend()}, "
+            f"hemproto {hemproto.__version__}, codec {hemproto.active_codec()}, "
             f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
             f"load {os.getloadavg()[0]:.2f}; {rounds} rounds x {calls} calls; "
             "median per call (min to max of the rounds; calls per second)"

@@ -55,11 +55,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    from hemproto._codec import c_backend
+    from hemproto._codec import c_codec
 
     lines = [
-        f"hemproto {hemproto.__version__}: active codec backend {hemproto.codec_backend()!r}, "
-        f"C extension {'built' if c_backend is not None else 'NOT built'}"
+        f"hemproto {hemproto.__version__}: active codec {hemproto.active_codec()!r}, "
+        f"C extension {'built' if c_codec is not None else 'NOT built'}"
     ]
     if os.environ.get("HEMPROTO_PURE") == "1":
         lines.append("HEMPROTO_PURE=1: token benchmarks measure the Python codec")

@@ -71,7 +71,7 @@ def main() -> None:
     floor = median_ns(  # the bare exchange, with the private key loaded once
         lambda: private.exchange(X25519PublicKey.from_public_bytes(peer)), calls=500
     )
-    print(f"codec backend {_codec.codec_backend()}; HS256 on {hs256_engine()}")
+    print(f"codec {_codec.active_codec()}; HS256 on {hs256_engine()}")
     print(f"{'stage':<48} {'median':>10}")
     total = 0.0
     for name, stage in stages.items():
@@ -89,8 +89,8 @@ def main() -> None:
 
 
 def hs256_engine() -> str:
-    if _codec.hs256 is _codec.python_backend.hs256:
-        return "hashlib (Python backend, or no SHA extensions)"
+    if _codec.hs256 is _codec.python_codec.hs256:
+        return "hashlib (Python codec, or no SHA extensions)"
     return "C with the CPU's SHA extensions"
 
 

@@ -2,7 +2,7 @@
 
 ``codec b64url_decode 43/600/6000``: unpadded base64url text of 43 characters (a signature
 segment, 32 bytes), 600 (about a check payload) and 6000 (per-byte cost once the call
-overhead is amortised). Entries: hemproto's C backend (the baseline) and Python backend,
+overhead is amortised). Entries: hemproto's C codec (the baseline) and Python codec,
 ``base64.urlsafe_b64decode`` and ``pybase64.urlsafe_b64decode``. Neither peer accepts
 unpadded input, so they get the padding re-added, which is part of their time; neither
 validates (they drop or translate what they do not like), while hemproto refuses padding,

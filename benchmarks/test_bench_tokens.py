@@ -38,7 +38,7 @@ def test_verify_ejwt(
     benchmark: BenchmarkFixture, bench_corpus: bench.Corpus, case: bench.Case
 ) -> None:
     if case.kind == "hemproto":
-        benchmark.extra_info["codec_backend"] = hemproto.codec_backend()
+        benchmark.extra_info["active_codec"] = hemproto.active_codec()
     measure(benchmark, case, bench_corpus)
 
 

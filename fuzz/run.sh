@@ -13,7 +13,7 @@
 # b64url, b64, token (the codec), check (hem_check_scan), mac (SHA-256, HMAC-SHA256 on both
 # block functions), json (hem_json_scan against a reference parser) and reply (the reply
 # token written whole, against a reference); then
-# fuzz/py/fuzz_python.py (both backends, decode_ejwt, from_cbor, scan_check against the
+# fuzz/py/fuzz_python.py (both codecs, decode_ejwt, from_cbor, scan_check against the
 # general path, hs256, the strict JSON decoder) under atheris when the interpreter has it,
 # else under the stdlib driver fuzz/py/minifuzz.py.
 # The Python target imports the hemproto that the interpreter has installed (run inside the

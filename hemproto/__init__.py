@@ -5,7 +5,7 @@ The public API in one place; each name lives in the module that owns its concern
 
 from __future__ import annotations
 
-from ._codec import b64_decode, b64_encode, b64url_decode, b64url_encode, codec_backend, ct_equal
+from ._codec import active_codec, b64_decode, b64_encode, b64url_decode, b64url_encode, ct_equal
 from .backend import Backend, CheckinResult
 from .cbor import from_cbor, to_cbor
 from .claims import (
@@ -88,11 +88,11 @@ __all__ = [
     "ReplayedNonce",
     "UnknownKey",
     "__version__",
+    "active_codec",
     "b64_decode",
     "b64_encode",
     "b64url_decode",
     "b64url_encode",
-    "codec_backend",
     "ct_equal",
     "decode_ejwt",
     "from_cbor",

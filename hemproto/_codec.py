@@ -1,8 +1,8 @@
-"""Codec backend choice: the C extension when it is built, else the Python reference.
+"""Codec choice: the C extension when it is built, else the Python reference.
 
 This is the only module that touches hemproto._hemcodec. HEMPROTO_PURE=1 forces the
-Python backend; HEMPROTO_REQUIRE_C=1 turns a missing extension into an ImportError.
-Both backends export the same five functions with identical behaviour.
+Python codec; HEMPROTO_REQUIRE_C=1 turns a missing extension into an ImportError.
+Both codecs export the same functions with identical behaviour.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from . import _pycodec
 from ._pycodec import BytesLike, as_ascii, as_bytes, encoding_error
 
 __all__ = [
+    "active_codec",
+    "all_codecs",
     "b64_decode",
     "b64_encode",
     "b64url_decode",
     "b64url_encode",
-    "backends",
-    "c_backend",
-    "codec_backend",
+    "c_codec",
     "ct_equal",
-    "python_backend",
+    "python_codec",
 ]
 
 SCRATCH_SIZE = 8192
@@ -40,11 +40,11 @@ JSON_WORK_KEPT = 4
 
 
 def _json_scan_python(data: bytes) -> None:
-    """The Python backend has no JSON scan: _json's strict decoder, the reference, decides."""
+    """The Python codec has no JSON scan: _json's strict decoder, the reference, decides."""
     return None
 
 
-python_backend = SimpleNamespace(
+python_codec = SimpleNamespace(
     name="python",
     b64url_encode=_pycodec.b64url_encode,
     b64url_decode=_pycodec.b64url_decode,
@@ -414,7 +414,7 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
         raise ValueError(_pycodec.REPLY_FIELDS_REFUSED)
 
     # Without the CPU's SHA extensions the portable C block function is slower than
-    # hashlib's (OpenSSL's assembly), so the C backend uses the Python one: same bytes.
+    # hashlib's (OpenSSL's assembly), so the C codec uses the Python one: same bytes.
     accelerated = lib.hem_sha256_accelerated() == 1
 
     return SimpleNamespace(
@@ -440,19 +440,19 @@ def _make_c_backend(ffi: Any, lib: Any) -> SimpleNamespace:
     )
 
 
-c_backend = _load_c()
-backends = [b for b in (c_backend, python_backend) if b is not None]
+c_codec = _load_c()
+all_codecs = [b for b in (c_codec, python_codec) if b is not None]
 
 if os.environ.get("HEMPROTO_PURE") == "1":
-    _active = python_backend
-elif c_backend is not None:
-    _active = c_backend
+    _active = python_codec
+elif c_codec is not None:
+    _active = c_codec
 elif os.environ.get("HEMPROTO_REQUIRE_C") == "1":
     raise ImportError(
         "hemproto: HEMPROTO_REQUIRE_C=1 but the C extension hemproto._hemcodec is not built"
     )
 else:
-    _active = python_backend
+    _active = python_codec
 
 b64url_encode: Callable[[BytesLike], str] = _active.b64url_encode
 b64url_decode: Callable[[str | BytesLike], bytes] = _active.b64url_decode
@@ -472,7 +472,7 @@ hs256_verify: Callable[[bytes, bytes, bytes], bool] = _active.hs256_verify
 # The C scan of a JSON text (csrc/hemjson.h): [its verdict packed as kind | flags << 4 |
 # offset << 8, a clean text's values and top-level members, a syntax error's context and
 # resume offset, then each member's name and value offsets when there are at most
-# HEM_JSON_OUTLINE_MEMBERS]; None from the Python backend, or when the C scan cannot take
+# HEM_JSON_OUTLINE_MEMBERS]; None from the Python codec, or when the C scan cannot take
 # the text.
 json_scan: Callable[[bytes], list[int] | None] = _active.json_scan
 
@@ -504,6 +504,6 @@ check_answer: Callable[
 ] = _active.check_answer
 
 
-def codec_backend() -> str:
-    """Return ``"c"`` or ``"python"``: the codec backend this process uses."""
+def active_codec() -> str:
+    """Return ``"c"`` or ``"python"``: the codec this process uses."""
     return str(_active.name)

@@ -1,7 +1,7 @@
 """Reference codec in Python: strict base64 / base64url and constant-time comparison.
 
 It defines the behaviour the C extension must match exactly (results, refusals, error
-offsets). It owns input coercion and error wording for both backends; it never imports C.
+offsets). It owns input coercion and error wording for both codecs; it never imports C.
 
 Canonical-form rules, checked in this order (the first that fails is reported):
   base64url: every character in ``A-Z a-z 0-9 - _`` (``=`` is refused); length mod 4 is

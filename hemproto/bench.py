@@ -17,8 +17,8 @@ the shared secret computed from the device side), and a verifier must also refus
 whose MAC was made with another key. An entry that fails this is reported as failed and
 not timed, because a fast wrong answer is no answer.
 
-hemproto is exercised only through its public names, plus the two codec backends
-(``hemproto._codec.c_backend`` / ``python_backend``) so that both can be compared.
+hemproto is exercised only through its public names, plus the two codecs
+(``hemproto._codec.c_codec`` / ``python_codec``) so that both can be compared.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from . import (
     ReplayedNonce,
     __version__,
     _codec,
-    codec_backend,
+    active_codec,
     sign_check,
     sign_ejwt,
     verify_check,
@@ -361,7 +361,7 @@ def _equals(expected: object) -> Callable[[Any], bool]:
 
 def _codec_backend(name: Literal["c", "python"]) -> Any:
     # Looked up at build time, so that an unbuilt (or hidden) extension is seen as such.
-    backend = _codec.c_backend if name == "c" else _codec.python_backend
+    backend = _codec.c_codec if name == "c" else _codec.python_codec
     if backend is None:
         raise Unavailable("the C extension hemproto._hemcodec is not built")
     return backend
@@ -428,8 +428,8 @@ def _codec_cases() -> list[Case]:
         for length in sizes:
             group = f"codec {function} {length}"
             entries: tuple[tuple[str, str, Kind, int | None], ...] = (
-                ("c", "hemproto C backend", "hemproto", 0),
-                ("python", "hemproto Python backend", "hemproto", 1),
+                ("c", "hemproto C codec", "hemproto", 0),
+                ("python", "hemproto Python codec", "hemproto", 1),
                 ("stdlib", stdlib_label, "peer", None),
                 ("pybase64", pybase64_label, "peer", None),
             )
@@ -439,8 +439,8 @@ def _codec_cases() -> list[Case]:
                 cases.append(Case(group, key, label, kind, build, rank))
     group = "codec ct_equal 32"
     for impl, label, kind, rank in (
-        ("c", "hemproto C backend", "hemproto", 0),
-        ("python", "hemproto Python backend", "hemproto", 1),
+        ("c", "hemproto C codec", "hemproto", 0),
+        ("python", "hemproto Python codec", "hemproto", 1),
         ("stdlib", "hmac.compare_digest", "peer", None),
     ):
         build = partial(_ct_equal_case, impl=impl)
@@ -1347,8 +1347,8 @@ def run(
     report = Report(
         info={
             "hemproto": __version__,
-            "codec_backend": codec_backend(),
-            "c_extension": _codec.c_backend is not None,
+            "active_codec": active_codec(),
+            "c_extension": _codec.c_codec is not None,
             "machine": machine(),
             "settings": asdict(settings),
             "load_average_start": _load_average(),
@@ -1524,7 +1524,7 @@ def render_header(report: Report) -> str:
     host = info["machine"]
     settings = info["settings"]
     return (
-        f"hemproto {info['hemproto']} bench: codec backend {info['codec_backend']}, "
+        f"hemproto {info['hemproto']} bench: codec {info['active_codec']}, "
         f"{host['python']}, {host['cpu']} ({host['cores']} cores), {info['date']}\n"
         f"{settings['rounds']} rounds of ~{settings['block_ns'] / 1e6:g} ms per entry, entries "
         f"interleaved; load average {info['load_average_start']} at start\n"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from ._codec import b64_decode, b64_encode, codec_backend
+from ._codec import active_codec, b64_decode, b64_encode
 from .backend import Backend
 from .cbor import from_cbor, to_cbor
 from .claims import (
@@ -390,7 +390,7 @@ def _demo_world(args: argparse.Namespace) -> tuple[Backend, DeviceEmulator]:
 
 def cmd_demo(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     backend, device = _demo_world(args)
-    out.write(f"hemproto {__version__} demo (codec backend: {codec_backend()})\n")
+    out.write(f"hemproto {__version__} demo (codec: {active_codec()})\n")
     out.write(f"backend key {backend.public_keys[0].hex()}, device firmware: {args.firmware}\n")
 
     def get_check() -> Any:

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 KEY_SIZE = 32
-Backend = Literal["cryptography", "nacl"]
+Provider = Literal["cryptography", "nacl"]
 _ZERO = bytes(KEY_SIZE)
 _SMALL_ORDER = "X25519 gave an all-zero shared secret (small-order peer key)"
 
@@ -201,20 +201,20 @@ def x25519_public(private: BytesLike) -> bytes:
 
 
 def x25519_shared(
-    private: BytesLike, peer_public: BytesLike, *, backend: Backend = "cryptography"
+    private: BytesLike, peer_public: BytesLike, *, provider: Provider = "cryptography"
 ) -> bytes:
     """Return X25519(private, peer_public), the raw 32-byte shared secret.
 
-    ``backend`` is ``"cryptography"`` (OpenSSL) or ``"nacl"`` (libsodium); both give the
+    ``provider`` is ``"cryptography"`` (OpenSSL) or ``"nacl"`` (libsodium); both give the
     same bytes. A small-order peer key raises KeyAgreementError.
     """
     raw_private = key_bytes(private, "private key")
     raw_peer = key_bytes(peer_public, "peer public key")
-    if backend == "cryptography":
+    if provider == "cryptography":
         return KeyPair(raw_private)._exchange(raw_peer)
-    if backend == "nacl":
+    if provider == "nacl":
         return _checked_secret(_nacl_shared(raw_private, raw_peer))
-    raise ValueError(f"unknown X25519 backend {backend!r} (use 'cryptography' or 'nacl')")
+    raise ValueError(f"unknown X25519 provider {provider!r} (use 'cryptography' or 'nacl')")
 
 
 class KeyPair:

@@ -1,5 +1,5 @@
 """The fixed world the hostile corpus (tests/hostile/) runs in, and the machinery that turns a
-case file into an input, runs it against one role under one codec backend, and reports
+case file into an input, runs it against one role under one codec, and reports
 what happened.
 
 Every key is fixed, so every input is reproducible and every MAC is right unless the case
@@ -756,6 +756,6 @@ def problems(case: Case, role: str, outcome: Outcome) -> list[str]:
     return found
 
 
-def codec_backends() -> list[SimpleNamespace]:
-    """The codec backends this process has: python always, c when the extension is built."""
-    return [backend for backend in (_codec.c_backend, _codec.python_backend) if backend]
+def codec_list() -> list[SimpleNamespace]:
+    """The codecs this process has: python always, c when the extension is built."""
+    return [backend for backend in (_codec.c_codec, _codec.python_codec) if backend]

@@ -15,16 +15,16 @@ VECTORS = Path(__file__).parent / "vectors"
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"hemproto {hemproto.__version__}, codec backend: {hemproto.codec_backend()}"
+    return f"hemproto {hemproto.__version__}, codec: {hemproto.active_codec()}"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    backend = hemproto.codec_backend()
+    codec = hemproto.active_codec()
     if os.environ.get("HEMPROTO_PURE") == "1":
-        if backend != "python":
-            raise pytest.UsageError(f"HEMPROTO_PURE=1 but the codec backend is {backend!r}")
-    elif os.environ.get("HEMPROTO_REQUIRE_C") == "1" and backend != "c":
-        raise pytest.UsageError(f"HEMPROTO_REQUIRE_C=1 but the codec backend is {backend!r}")
+        if codec != "python":
+            raise pytest.UsageError(f"HEMPROTO_PURE=1 but the codec is {codec!r}")
+    elif os.environ.get("HEMPROTO_REQUIRE_C") == "1" and codec != "c":
+        raise pytest.UsageError(f"HEMPROTO_REQUIRE_C=1 but the codec is {codec!r}")
 
 
 def load_vector(name: str) -> Any:

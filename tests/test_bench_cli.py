@@ -47,7 +47,7 @@ def test_groups_cover_every_comparison() -> None:
 
 def test_json_has_every_group_in_order(quick_json: dict[str, Any]) -> None:
     assert [group["group"] for group in quick_json["groups"]] == GROUPS
-    assert quick_json["codec_backend"] in ("c", "python")
+    assert quick_json["active_codec"] in ("c", "python")
     assert quick_json["machine"]["cores"] >= 1
     assert quick_json["settings"]["rounds"] == bench.QUICK.rounds
 
@@ -155,13 +155,13 @@ def test_missing_peer_is_reported_unavailable(monkeypatch: pytest.MonkeyPatch) -
 def test_missing_c_backend_falls_back_to_the_python_baseline(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(_codec, "c_backend", None)
+    monkeypatch.setattr(_codec, "c_codec", None)
     report = _run_quick(("codec b64url_decode 43", "ct_equal"))
     assert report.info["c_extension"] is False
     for group in ("codec b64url_decode 43", "codec ct_equal 32"):
         entries = _entries(report, group)
-        assert entries["hemproto C backend"].status == "unavailable"
-        python = entries["hemproto Python backend"]
+        assert entries["hemproto C codec"].status == "unavailable"
+        python = entries["hemproto Python codec"]
         assert python.baseline and python.ratio == 1.0
 
 
@@ -221,7 +221,7 @@ TARGET_NAMES = [
 
 def test_json_checks_every_target_it_measured(quick_json: dict[str, Any]) -> None:
     found = {target["name"]: target for target in quick_json["targets"]}
-    # A peer or the C backend may be missing; whatever is reported is well formed.
+    # A peer or the C codec may be missing; whatever is reported is well formed.
     assert set(found) <= set(TARGET_NAMES)
     assert "verify_check / fastest bare X25519" in found
     for target in found.values():

@@ -17,7 +17,7 @@ from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import pytest
-from _backends import BACKEND_NAMES, get_backend
+from _both_codecs import CODEC_NAMES, get_codec
 from _hostile_world import codec
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -138,9 +138,9 @@ def refused_cheaply(call: Callable[[], object], expected: type[Exception], match
     assert peak < ALLOCATION_CEILING, f"{peak:,} bytes allocated to refuse it"
 
 
-@pytest.fixture(params=BACKEND_NAMES)
+@pytest.fixture(params=CODEC_NAMES)
 def backend(request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
-    namespace = get_backend(request.param)
+    namespace = get_codec(request.param)
     with codec(namespace):
         yield namespace
 

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from _backends import BACKEND_NAMES, get_backend, require_c_backend
+from _both_codecs import CODEC_NAMES, get_codec, require_c_codec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -510,14 +510,14 @@ class Paths:
 
 
 @pytest.fixture(scope="module")
-def c_backend() -> SimpleNamespace:
+def c_codec() -> SimpleNamespace:
     # Module scope: Hypothesis re-runs the test body, not the fixture, for each example.
-    return require_c_backend()
+    return require_c_codec()
 
 
-@pytest.fixture(scope="module", params=BACKEND_NAMES)
+@pytest.fixture(scope="module", params=CODEC_NAMES)
 def backend(request: pytest.FixtureRequest) -> SimpleNamespace:
-    return get_backend(request.param)
+    return get_codec(request.param)
 
 
 def general_parts(text: object) -> tuple[CheckChallenge, bytes, bytes]:
@@ -622,11 +622,11 @@ OPERATION_NAMES = sorted(OPERATIONS)
 @PER_OPERATION
 @given(checks(), st.data())
 def test_c_and_python_scanners_agree_on_hostile_checks(
-    c_backend: SimpleNamespace, operation: str, check: Check, data: st.DataObject
+    c_codec: SimpleNamespace, operation: str, check: Check, data: st.DataObject
 ) -> None:
     text, refused = OPERATIONS[operation](data.draw, check)
-    c_result = c_backend.scan_check(text)
-    assert c_result == _codec.python_backend.scan_check(text)
+    c_result = c_codec.scan_check(text)
+    assert c_result == _codec.python_codec.scan_check(text)
     if refused:
         assert c_result is None
     if operation == "unchanged":
@@ -653,7 +653,7 @@ def test_a_match_is_what_the_general_path_builds(
     operation: str, check: Check, data: st.DataObject
 ) -> None:
     text, _ = OPERATIONS[operation](data.draw, check)
-    for backend in _codec.backends:
+    for backend in _codec.all_codecs:
         scanned = backend.scan_check(text)
         if scanned is not None:
             assert_general_path_agrees(text, scanned, backend.scan_check)
@@ -703,7 +703,7 @@ def test_signed_checks_take_the_fast_path(with_uis: bool, paths: Paths) -> None:
         csn=FIXED_VALUES["csn"],
         uis=FIXED_VALUES["uis"] if with_uis else None,
     )
-    for backend in _codec.backends:
+    for backend in _codec.all_codecs:
         scanned = backend.scan_check(token)
         assert scanned is not None, backend.name
         assert bool(scanned[0] & HAS_UIS) is with_uis
@@ -725,7 +725,7 @@ def test_signed_checks_take_the_fast_path(with_uis: bool, paths: Paths) -> None:
 
 def test_the_seed_token_takes_the_fast_path(seed: dict[str, Any], paths: Paths) -> None:
     token = seed["token"]
-    for backend in _codec.backends:
+    for backend in _codec.all_codecs:
         packed, fields, signing_input = backend.scan_check(token)
         assert packed & 1 == 0 and packed & HAS_UIS
         assert signing_input == token[: token.rindex(".")].encode()

@@ -1,5 +1,5 @@
 """The check scan takes a token's bytes as it takes the token (the backend scans the slice of
-a device's body without decoding it): the same answer from both backends, for the same text,
+a device's body without decoding it): the same answer from both codecs, for the same text,
 and a refusal for bytes no ASCII text has."""
 
 from __future__ import annotations
@@ -8,16 +8,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from _backends import BACKEND_NAMES, get_backend
+from _both_codecs import CODEC_NAMES, get_codec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hemproto import _pycodec
 
 
-@pytest.fixture(params=BACKEND_NAMES)
+@pytest.fixture(params=CODEC_NAMES)
 def codec(request: pytest.FixtureRequest) -> SimpleNamespace:
-    return get_backend(request.param)
+    return get_codec(request.param)
 
 
 def variants(token: str) -> list[str]:
@@ -56,7 +56,7 @@ def test_bytes_outside_ascii_are_refused(codec: SimpleNamespace, make_check: Any
 @settings(max_examples=300, deadline=None)
 @given(data=st.binary(max_size=800))
 def test_any_bytes_get_the_same_answer_from_both(data: bytes) -> None:
-    answers = [get_backend(name).scan_check(data) for name in BACKEND_NAMES]
+    answers = [get_codec(name).scan_check(data) for name in CODEC_NAMES]
     assert answers[0] == answers[-1]
     if answers[0] is not None:
         assert answers[0] == _pycodec.scan_check(data.decode("ascii"))

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from _backends import BACKEND_NAMES, get_backend, pure_env, require_c_env
+from _both_codecs import CODEC_NAMES, get_codec, pure_env, require_c_env
 
 import hemproto
 from hemproto import _codec
@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 VECTORS = json.loads((ROOT / "tests" / "vectors" / "rfc4648.json").read_text())["vectors"]
 
 
-@pytest.fixture(params=BACKEND_NAMES)
+@pytest.fixture(params=CODEC_NAMES)
 def backend(request: pytest.FixtureRequest) -> SimpleNamespace:
-    return get_backend(request.param)
+    return get_codec(request.param)
 
 
 def _vector_id(vector: dict[str, str]) -> str:
@@ -390,18 +390,18 @@ def test_ct_equal_refuses_non_bytes_with_type_error(
 
 
 def test_codec_backend_names_the_backend_behind_the_module_functions() -> None:
-    name = _codec.codec_backend()
+    name = _codec.active_codec()
     assert name in ("c", "python")
-    active = _codec.c_backend if name == "c" else _codec.python_backend
+    active = _codec.c_codec if name == "c" else _codec.python_codec
     assert active is not None
     for function in ("b64_encode", "b64_decode", "b64url_encode", "b64url_decode", "ct_equal"):
         assert getattr(_codec, function) is getattr(active, function)
-    assert hemproto.codec_backend() == name
+    assert hemproto.active_codec() == name
 
 
-def test_backends_lists_c_then_python_when_built() -> None:
-    names = [backend.name for backend in _codec.backends]
-    assert names == (["c", "python"] if _codec.c_backend is not None else ["python"])
+def test_all_codecs_lists_c_then_python_when_built() -> None:
+    names = [backend.name for backend in _codec.all_codecs]
+    assert names == (["c", "python"] if _codec.c_codec is not None else ["python"])
 
 
 def test_codec_backend_follows_the_documented_rule() -> None:
@@ -409,21 +409,21 @@ def test_codec_backend_follows_the_documented_rule() -> None:
     if pure_env():
         expected = "python"
     else:
-        expected = "c" if _codec.c_backend is not None else "python"
-    assert _codec.codec_backend() == expected
+        expected = "c" if _codec.c_codec is not None else "python"
+    assert _codec.active_codec() == expected
 
 
 def test_the_environment_variables_decide_the_backend() -> None:
     # CI runs the suite once with each variable; whichever is set, it must have taken effect
     # (a silent fallback to Python under HEMPROTO_REQUIRE_C=1 fails here).
     if require_c_env():
-        assert _codec.c_backend is not None, "HEMPROTO_REQUIRE_C=1 but the C extension is missing"
+        assert _codec.c_codec is not None, "HEMPROTO_REQUIRE_C=1 but the C extension is missing"
     if pure_env():
-        assert _codec.codec_backend() == "python"
+        assert _codec.active_codec() == "python"
     elif require_c_env():
-        assert _codec.codec_backend() == "c"
+        assert _codec.active_codec() == "c"
     else:
-        assert _codec.codec_backend() == ("python" if _codec.c_backend is None else "c")
+        assert _codec.active_codec() == ("python" if _codec.c_codec is None else "c")
 
 
 def _imported_from_source_tree() -> bool:
@@ -443,7 +443,7 @@ def _child_env(**overrides: str | None) -> dict[str, str]:
     return env
 
 
-_PROBE = "import hemproto._codec as c; print(c.codec_backend()); print(c.__file__)"
+_PROBE = "import hemproto._codec as c; print(c.active_codec()); print(c.__file__)"
 
 
 def _run_probe(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -472,7 +472,7 @@ def test_subprocess_with_hemproto_pure_uses_python(tmp_path: Path) -> None:
 
 def test_subprocess_with_hemproto_require_c_uses_c(tmp_path: Path) -> None:
     result = _run_probe(tmp_path, _child_env(HEMPROTO_REQUIRE_C="1", HEMPROTO_PURE=None))
-    if _codec.c_backend is not None:
+    if _codec.c_codec is not None:
         assert result.returncode == 0, result.stderr
         backend, module = result.stdout.split()
         assert backend == "c"
@@ -488,5 +488,5 @@ def test_subprocess_without_variables_prefers_c_when_built(tmp_path: Path) -> No
     result = _run_probe(tmp_path, _child_env(HEMPROTO_REQUIRE_C=None, HEMPROTO_PURE=None))
     assert result.returncode == 0, result.stderr
     backend, module = result.stdout.split()
-    assert backend == ("c" if _codec.c_backend is not None else "python")
+    assert backend == ("c" if _codec.c_codec is not None else "python")
     assert _same_module(module)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from _backends import require_c_backend
+from _both_codecs import require_c_codec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -62,7 +62,7 @@ def mutated_encodings(draw: st.DrawFn) -> str:
     bits), or add or strip '=' padding."""
     data = draw(st.binary(max_size=64))
     encode = draw(
-        st.sampled_from([_codec.python_backend.b64_encode, _codec.python_backend.b64url_encode])
+        st.sampled_from([_codec.python_codec.b64_encode, _codec.python_codec.b64url_encode])
     )
     text = encode(data)
     operation = draw(
@@ -109,7 +109,7 @@ decoder_inputs = st.one_of(
     _inputs(adversarial_text),
     _inputs(mutated_encodings()),
     st.binary(max_size=40),
-    # Not text at all: both backends must raise TypeError.
+    # Not text at all: both codecs must raise TypeError.
     st.sampled_from([None, 0, 1.5, [65, 65], ["AA"], object()]),
 )
 canonical_candidates = st.one_of(_inputs(mutated_encodings()), _inputs(adversarial_text))
@@ -127,9 +127,9 @@ def outcome(function: Callable[[Any], Any], argument: Any) -> tuple[Any, ...]:
 
 
 @pytest.fixture(scope="module")
-def c_backend() -> SimpleNamespace:
+def c_codec() -> SimpleNamespace:
     # Module scope: Hypothesis re-runs the test body, not the fixture, for each example.
-    return require_c_backend()
+    return require_c_codec()
 
 
 # --- C against Python ----------------------------------------------------------------------
@@ -138,40 +138,40 @@ def c_backend() -> SimpleNamespace:
 @MAIN
 @given(decoder_inputs)
 def test_c_and_python_decoders_agree_on_adversarial_input(
-    c_backend: SimpleNamespace, text: Any
+    c_codec: SimpleNamespace, text: Any
 ) -> None:
-    python = _codec.python_backend
-    assert outcome(c_backend.b64url_decode, text) == outcome(python.b64url_decode, text)
-    assert outcome(c_backend.b64_decode, text) == outcome(python.b64_decode, text)
+    python = _codec.python_codec
+    assert outcome(c_codec.b64url_decode, text) == outcome(python.b64url_decode, text)
+    assert outcome(c_codec.b64_decode, text) == outcome(python.b64_decode, text)
 
 
 @MAIN
 @given(_inputs(mutated_encodings()))
 def test_c_and_python_decoders_agree_on_mutated_encodings(
-    c_backend: SimpleNamespace, text: Any
+    c_codec: SimpleNamespace, text: Any
 ) -> None:
-    python = _codec.python_backend
-    assert outcome(c_backend.b64url_decode, text) == outcome(python.b64url_decode, text)
-    assert outcome(c_backend.b64_decode, text) == outcome(python.b64_decode, text)
+    python = _codec.python_codec
+    assert outcome(c_codec.b64url_decode, text) == outcome(python.b64url_decode, text)
+    assert outcome(c_codec.b64_decode, text) == outcome(python.b64_decode, text)
 
 
 @SMALL
 @given(st.binary(max_size=64), st.sampled_from(["bytes", "bytearray", "memoryview"]))
-def test_c_and_python_encoders_agree(c_backend: SimpleNamespace, data: bytes, form: str) -> None:
+def test_c_and_python_encoders_agree(c_codec: SimpleNamespace, data: bytes, form: str) -> None:
     value = {"bytes": data, "bytearray": bytearray(data), "memoryview": memoryview(data)}[form]
-    python = _codec.python_backend
-    assert outcome(c_backend.b64_encode, value) == outcome(python.b64_encode, value)
-    assert outcome(c_backend.b64url_encode, value) == outcome(python.b64url_encode, value)
+    python = _codec.python_codec
+    assert outcome(c_codec.b64_encode, value) == outcome(python.b64_encode, value)
+    assert outcome(c_codec.b64url_encode, value) == outcome(python.b64url_encode, value)
 
 
 @SMALL
 @given(st.binary(max_size=48), st.one_of(st.none(), st.binary(max_size=48)))
-def test_c_and_python_ct_equal_agree(c_backend: SimpleNamespace, a: bytes, b: bytes | None) -> None:
+def test_c_and_python_ct_equal_agree(c_codec: SimpleNamespace, a: bytes, b: bytes | None) -> None:
     # None stands for "compare a with a copy of itself", so equal pairs are common.
     other = bytes(a) if b is None else b
     expected = a == other
-    assert c_backend.ct_equal(a, other) is expected
-    assert _codec.python_backend.ct_equal(a, other) is expected
+    assert c_codec.ct_equal(a, other) is expected
+    assert _codec.python_codec.ct_equal(a, other) is expected
 
 
 # --- every backend against the standard library -------------------------------------------
@@ -182,7 +182,7 @@ def test_c_and_python_ct_equal_agree(c_backend: SimpleNamespace, a: bytes, b: by
 def test_encoders_match_the_standard_library_and_round_trip(data: bytes) -> None:
     std = base64.b64encode(data).decode("ascii")
     url = base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-    for backend in _codec.backends:
+    for backend in _codec.all_codecs:
         assert backend.b64_encode(data) == std
         assert backend.b64url_encode(data) == url
         assert backend.b64_decode(std) == data
@@ -228,7 +228,7 @@ def test_accepted_text_is_canonical_and_agrees_with_the_standard_library(text: A
     raw = _ascii_bytes(text)
     std_expected = None if raw is None else _stdlib_std_canonical(raw)
     url_expected = None if raw is None else _stdlib_url_canonical(raw)
-    for backend in _codec.backends:
+    for backend in _codec.all_codecs:
         std = _accepted(backend.b64_decode, text)
         url = _accepted(backend.b64url_decode, text)
         # Accepted exactly when the standard library decodes it to the same bytes and
@@ -259,9 +259,9 @@ def token_like(draw: st.DrawFn) -> str:
 
 @MAIN
 @given(token_like())
-def test_c_and_python_token_splitters_agree(c_backend: SimpleNamespace, text: str) -> None:
-    c_parts = c_backend.split_token(text)
-    assert c_parts == _codec.python_backend.split_token(text)
+def test_c_and_python_token_splitters_agree(c_codec: SimpleNamespace, text: str) -> None:
+    c_parts = c_codec.split_token(text)
+    assert c_parts == _codec.python_codec.split_token(text)
     if c_parts is not None:
         dot1, dot2, blob = c_parts
         assert text[dot1] == text[dot2] == "."
@@ -272,9 +272,9 @@ def test_c_and_python_token_splitters_agree(c_backend: SimpleNamespace, text: st
         assert blob == expected
 
 
-def test_token_splitters_agree_beyond_the_packed_range(c_backend: SimpleNamespace) -> None:
+def test_token_splitters_agree_beyond_the_packed_range(c_codec: SimpleNamespace) -> None:
     # Regression: the C splitter packs offsets in 21 bits and once answered None for longer
     # (valid) text where the Python one split it.
     text = "QUJD.QUJD." + "A" * (_codec.TOKEN_PACK_LIMIT + 8)
-    assert c_backend.split_token(text) == _codec.python_backend.split_token(text)
-    assert c_backend.split_token(text) is not None
+    assert c_codec.split_token(text) == _codec.python_codec.split_token(text)
+    assert c_codec.split_token(text) is not None

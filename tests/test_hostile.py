@@ -1,5 +1,5 @@
 """The hostile corpus: every case in tests/hostile/ refused by every role it names, under both
-codec backends, with the expected error, in bounded time, leaving the role's state as it was.
+codecs, with the expected error, in bounded time, leaving the role's state as it was.
 
 The case format is described in tests/hostile/README.md and read by _hostile_world. A case
 that fails here is a finding: the corpus states what must happen, the library is what
@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from _backends import BACKEND_NAMES, get_backend, require_c_env
+from _both_codecs import CODEC_NAMES, get_codec, require_c_env
 from _hostile_world import (
     CODEC_ATTRIBUTES,
     CORPUS,
@@ -26,7 +26,7 @@ from _hostile_world import (
     Case,
     Outcome,
     World,
-    codec_backends,
+    codec_list,
     load_corpus,
     problems,
     run,
@@ -50,7 +50,7 @@ def case_params() -> list[Any]:
         pytest.param(case, role, name, id=f"{case.id}-{role}-{name}")
         for case in CASES
         for role in case.roles
-        for name in BACKEND_NAMES
+        for name in CODEC_NAMES
     ]
 
 
@@ -99,11 +99,11 @@ def base_case(deliver: str) -> Case:
     )
 
 
-@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+@pytest.mark.parametrize("backend_name", CODEC_NAMES)
 @pytest.mark.parametrize("deliver", ["token", "token_bytes", "body", "body_text", "body_bytes"])
 @pytest.mark.parametrize("role", ROLES)
 def test_the_unmodified_recipe_is_accepted(role: str, deliver: str, backend_name: str) -> None:
-    outcome = run(base_case(deliver), role, get_backend(backend_name))
+    outcome = run(base_case(deliver), role, get_codec(backend_name))
     assert outcome.raised is None, outcome.raised
     if role in HANDLE_ROLES:
         status, body = outcome.returned
@@ -119,7 +119,7 @@ def test_the_roles_look_the_codec_up_at_call_time() -> None:
     # Swapping _codec's attributes reaches a module only if it never bound the functions
     # under its own names at import time.
     codec_functions = {
-        id(getattr(namespace, name)) for namespace in codec_backends() for name in CODEC_ATTRIBUTES
+        id(getattr(namespace, name)) for namespace in codec_list() for name in CODEC_ATTRIBUTES
     }
     for module in (jws, claims, device, backend, cbor, releases, replay, x25519):
         for name in CODEC_ATTRIBUTES:
@@ -138,7 +138,7 @@ def test_the_swapped_codec_is_the_one_the_roles_call(role: str) -> None:
 
         return call
 
-    python = _codec.python_backend
+    python = _codec.python_codec
     spy = SimpleNamespace(
         name="counting",
         **{name: counting(name, getattr(python, name)) for name in CODEC_ATTRIBUTES},
@@ -167,7 +167,7 @@ def describe(case: Case, role: str, outcome: Outcome, found: list[str]) -> str:
 
 @pytest.mark.parametrize("case, role, backend_name", case_params())
 def test_hostile_case(case: Case, role: str, backend_name: str) -> None:
-    outcome = run(case, role, get_backend(backend_name))
+    outcome = run(case, role, get_codec(backend_name))
     found = problems(case, role, outcome)
     assert not found, describe(case, role, outcome, found)
 
@@ -179,9 +179,9 @@ def test_the_whole_corpus_is_refused_in_bounded_time(capsys: pytest.CaptureFixtu
     """A hang and complexity guard, not a performance test: the bound is generous, and the
     measured time is printed for the record. Correctness is test_hostile_case's business;
     here each role call is only timed."""
-    backends = [_codec.python_backend]
-    if _codec.c_backend is not None:
-        backends.insert(0, _codec.c_backend)
+    backends = [_codec.python_codec]
+    if _codec.c_codec is not None:
+        backends.insert(0, _codec.c_codec)
     elif require_c_env():
         pytest.fail("HEMPROTO_REQUIRE_C=1 but the C extension hemproto._hemcodec is not built")
     timings: list[tuple[float, str]] = []

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 
 import pytest
-from _backends import pure_env, require_c_backend, require_c_env
+from _both_codecs import pure_env, require_c_codec, require_c_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,31 +72,31 @@ BLOCK_FUNCTIONS = ("portable", "accelerated")
 
 
 @contextlib.contextmanager
-def block_function(c_backend: SimpleNamespace, name: str) -> Iterator[None]:
+def block_function(c_codec: SimpleNamespace, name: str) -> Iterator[None]:
     """Hash with the named SHA-256 block function inside the block; the best available one
     (the library's own choice) again afterwards, whatever happens."""
     try:
-        accelerated = c_backend.sha256_select(1 if name == "portable" else 0)
+        accelerated = c_codec.sha256_select(1 if name == "portable" else 0)
         if name == "accelerated" and not accelerated:
             pytest.skip("the CPU has no SHA extensions (or the build has no code for them)")
         assert accelerated == (name == "accelerated")
         yield
     finally:
-        c_backend.sha256_select(0)
+        c_codec.sha256_select(0)
 
 
 @pytest.fixture(scope="module")
-def c_backend() -> Iterator[SimpleNamespace]:
+def c_codec() -> Iterator[SimpleNamespace]:
     # Module scope: Hypothesis re-runs the test body, not the fixture, for each example.
-    backend = require_c_backend()
+    backend = require_c_codec()
     yield backend
     backend.sha256_select(0)
 
 
 @pytest.fixture(scope="module")
-def accelerated(c_backend: SimpleNamespace) -> bool:
+def accelerated(c_codec: SimpleNamespace) -> bool:
     """Whether the SHA extensions are available (the library's choice when loaded)."""
-    return bool(c_backend.sha256_select(0))
+    return bool(c_codec.sha256_select(0))
 
 
 def reference(key: bytes, message: bytes) -> bytes:
@@ -108,41 +108,39 @@ def reference(key: bytes, message: bytes) -> bytes:
 
 @pytest.mark.parametrize("block", BLOCK_FUNCTIONS)
 @pytest.mark.parametrize("case", sorted(RFC4231))
-def test_rfc4231_vectors_on_the_c_mac(c_backend: SimpleNamespace, case: str, block: str) -> None:
+def test_rfc4231_vectors_on_the_c_mac(c_codec: SimpleNamespace, case: str, block: str) -> None:
     key, data, expected_hex, compared = RFC4231[case]
     expected = bytes.fromhex(expected_hex)
     assert reference(key, data)[:compared] == expected  # the table itself
-    with block_function(c_backend, block):
-        mac = c_backend.c_hs256(key, data)
+    with block_function(c_codec, block):
+        mac = c_codec.c_hs256(key, data)
         assert len(mac) == 32
         assert mac[:compared] == expected
-        assert c_backend.c_hs256_verify(key, data, mac)
-        assert not c_backend.c_hs256_verify(key, data + b"\x00", mac)
+        assert c_codec.c_hs256_verify(key, data, mac)
+        assert not c_codec.c_hs256_verify(key, data + b"\x00", mac)
 
 
 @pytest.mark.parametrize("block", BLOCK_FUNCTIONS)
-def test_the_c_mac_takes_any_key_length(c_backend: SimpleNamespace, block: str) -> None:
+def test_the_c_mac_takes_any_key_length(c_codec: SimpleNamespace, block: str) -> None:
     # Keys shorter than, equal to and longer than the 64-byte block (hashed first).
     messages = [bytes(range(n % 256)) * (n // 256 + 1) for n in (0, 1, 55, 56, 64, 65, 300)]
-    with block_function(c_backend, block):
+    with block_function(c_codec, block):
         for length in KEY_LENGTHS:
             key = bytes((7 * i + length) & 0xFF for i in range(length))
             for message in messages:
                 expected = reference(key, message)
-                assert c_backend.c_hs256(key, message) == expected, (length, len(message))
-                assert c_backend.c_hs256_verify(key, message, expected), (length, len(message))
+                assert c_codec.c_hs256(key, message) == expected, (length, len(message))
+                assert c_codec.c_hs256_verify(key, message, expected), (length, len(message))
 
 
 @pytest.mark.parametrize("block", BLOCK_FUNCTIONS)
-def test_every_message_length_across_block_boundaries(
-    c_backend: SimpleNamespace, block: str
-) -> None:
+def test_every_message_length_across_block_boundaries(c_codec: SimpleNamespace, block: str) -> None:
     key = bytes(range(0xA0, 0xC0))
-    with block_function(c_backend, block):
+    with block_function(c_codec, block):
         for length in EDGE_LENGTHS:
             message = bytes((i * 31 + 5) & 0xFF for i in range(length))
             expected = reference(key, message)
-            assert c_backend.c_hs256(key, message) == expected, length
+            assert c_codec.c_hs256(key, message) == expected, length
             assert _pycodec.hs256(key, message) == expected, length
 
 
@@ -217,17 +215,17 @@ EXPECTED_VERIFY = [True, False, False, False, False, False, False]
     st.integers(0, 255),
 )
 def test_every_implementation_agrees_with_the_standard_library(
-    c_backend: SimpleNamespace, key: bytes, message: bytes, bit: int
+    c_codec: SimpleNamespace, key: bytes, message: bytes, bit: int
 ) -> None:
     expected = reference(key, message)
     assert _pycodec.hs256(key, message) == expected
     assert _verify_answers(_pycodec.hs256_verify, key, message, expected, bit) == EXPECTED_VERIFY
     for block in BLOCK_FUNCTIONS:
-        if block == "accelerated" and not c_backend.sha256_select(0):
+        if block == "accelerated" and not c_codec.sha256_select(0):
             continue  # no SHA extensions: the portable one is all there is
-        with block_function(c_backend, block):
-            assert c_backend.c_hs256(key, message) == expected, block
-            answers = _verify_answers(c_backend.c_hs256_verify, key, message, expected, bit)
+        with block_function(c_codec, block):
+            assert c_codec.c_hs256(key, message) == expected, block
+            answers = _verify_answers(c_codec.c_hs256_verify, key, message, expected, bit)
             assert answers == EXPECTED_VERIFY, block
     # The codec's own functions, whichever they are.
     assert _codec.hs256(key, message) == expected
@@ -247,17 +245,17 @@ def test_the_python_mac_and_its_verify(key: bytes, message: bytes, bit: int) -> 
 
 
 def test_the_block_function_switch_reports_and_restores(
-    c_backend: SimpleNamespace, accelerated: bool
+    c_codec: SimpleNamespace, accelerated: bool
 ) -> None:
     key, message = bytes(range(32)), b"m" * 100
     try:
-        assert c_backend.sha256_select(1) == 0
-        assert c_backend.sha256_select(1) == 0
-        portable = c_backend.c_hs256(key, message)
+        assert c_codec.sha256_select(1) == 0
+        assert c_codec.sha256_select(1) == 0
+        portable = c_codec.c_hs256(key, message)
     finally:
-        assert c_backend.sha256_select(0) == int(accelerated)
-    assert c_backend.sha256_select(0) == int(accelerated)
-    assert c_backend.c_hs256(key, message) == portable == reference(key, message)
+        assert c_codec.sha256_select(0) == int(accelerated)
+    assert c_codec.sha256_select(0) == int(accelerated)
+    assert c_codec.c_hs256(key, message) == portable == reference(key, message)
 
 
 def _cpu_reports_sha_extensions() -> bool | None:
@@ -288,21 +286,21 @@ def test_the_active_mac_is_the_fastest_available() -> None:
     # The C MAC is used only on the CPU's SHA extensions: without them the portable C block
     # function is slower than hashlib's (OpenSSL's assembly), so the Python MAC, built on
     # hashlib, is the faster one and the codec keeps it. Both give the same bytes.
-    c_backend = _codec.c_backend
-    if c_backend is not None:
-        accelerated = c_backend.sha256_select(0) == 1
+    c_codec = _codec.c_codec
+    if c_codec is not None:
+        accelerated = c_codec.sha256_select(0) == 1
         expect_c = accelerated and not pure_env()
-        assert (c_backend.hs256 is c_backend.c_hs256) is accelerated
-        assert (c_backend.hs256_verify is c_backend.c_hs256_verify) is accelerated
+        assert (c_codec.hs256 is c_codec.c_hs256) is accelerated
+        assert (c_codec.hs256_verify is c_codec.c_hs256_verify) is accelerated
     else:
         if require_c_env():
             pytest.fail("HEMPROTO_REQUIRE_C=1 but the C extension hemproto._hemcodec is not built")
         expect_c = False
-    assert _codec.codec_backend() == ("python" if pure_env() or c_backend is None else "c")
+    assert _codec.active_codec() == ("python" if pure_env() or c_codec is None else "c")
     if expect_c:
-        assert c_backend is not None
-        assert _codec.hs256 is c_backend.c_hs256
-        assert _codec.hs256_verify is c_backend.c_hs256_verify
+        assert c_codec is not None
+        assert _codec.hs256 is c_codec.c_hs256
+        assert _codec.hs256_verify is c_codec.c_hs256_verify
     else:
         assert _codec.hs256 is _pycodec.hs256
         assert _codec.hs256_verify is _pycodec.hs256_verify

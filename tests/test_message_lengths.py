@@ -6,7 +6,7 @@ into a log. Here every public entry point that takes untrusted input is fed host
 at the size caps (an 8,192-character token, a 7,300-byte request body, a 16,384-byte body
 text, an 8,192-byte CBOR envelope): huge member names and values in the header, the
 payload and the body, long numbers, many members, repeated names. Every message, and every
-log record, must be at most MESSAGE_BOUND characters, on both codec backends.
+log record, must be at most MESSAGE_BOUND characters, on both codecs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import cbor2
 import pytest
-from _backends import BACKEND_NAMES, get_backend
+from _both_codecs import CODEC_NAMES, get_codec
 from _clock import FakeClock
 from _hostile_world import codec
 
@@ -179,9 +179,9 @@ def refusal(call: Callable[[], Any], what: str) -> str | None:
     return None
 
 
-@pytest.fixture(params=BACKEND_NAMES)
+@pytest.fixture(params=CODEC_NAMES)
 def on_backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    with codec(get_backend(request.param)):
+    with codec(get_codec(request.param)):
         yield request.param
 
 
@@ -266,9 +266,9 @@ def test_cbor_envelopes(name: str, on_backend: str) -> None:
     assert refusal(lambda: hemproto.from_cbor(data), f"from_cbor of {name}") is not None
 
 
-@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+@pytest.mark.parametrize("backend_name", CODEC_NAMES)
 def test_base64_decoders(backend_name: str) -> None:
-    backend = get_backend(backend_name)
+    backend = get_codec(backend_name)
     hostile = [
         "A" * 8191 + "\u00e9",
         "A" * 8190 + "\U0001f600",

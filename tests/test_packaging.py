@@ -99,7 +99,7 @@ def test_without_a_compiler_the_install_falls_back(source: Path, tmp_path: Path)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HEMPROTO_")}
         env.update(PYTHONPATH=str(target), **extra)
         return subprocess.run(
-            [sys.executable, "-c", "import hemproto; print(hemproto.codec_backend())"],
+            [sys.executable, "-c", "import hemproto; print(hemproto.active_codec())"],
             cwd=tmp_path,
             env=env,
             capture_output=True,

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from _backends import BACKEND_NAMES, get_backend, require_c_backend
+from _both_codecs import CODEC_NAMES, get_codec, require_c_codec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -38,9 +38,9 @@ ORDER = ("jti", "iss", "aud", "iat", "act", "crt", "newfws", "newuis")
 
 
 def c_functions() -> SimpleNamespace:
-    """The C functions themselves, whichever the C backend serves (without the CPU's SHA
+    """The C functions themselves, whichever the C codec serves (without the CPU's SHA
     extensions it serves the reference)."""
-    c = require_c_backend()
+    c = require_c_codec()
     return SimpleNamespace(checked_sign=c.c_checked_sign, check_answer=c.c_check_answer)
 
 
@@ -198,9 +198,9 @@ def test_the_empty_check_text_is_a_message_like_any_other(impl: SimpleNamespace)
     assert token == general(key, valid())
 
 
-@pytest.mark.parametrize("name", BACKEND_NAMES)
+@pytest.mark.parametrize("name", CODEC_NAMES)
 def test_each_backend_serves_a_reply_writer_with_the_references_answers(name: str) -> None:
-    backend = get_backend(name)
+    backend = get_codec(name)
     key = bytes(range(32))
     mac = hmac.digest(key, b"a.b", "sha256")
     expected = general(key, valid())
@@ -210,7 +210,7 @@ def test_each_backend_serves_a_reply_writer_with_the_references_answers(name: st
 
 
 def test_the_c_backend_writes_replies_in_c_on_the_sha_extensions() -> None:
-    c = require_c_backend()
+    c = require_c_codec()
     accelerated = c.sha256_select(0) == 1
     assert (c.checked_sign is c.c_checked_sign) == accelerated
     assert (c.check_answer is c.c_check_answer) == accelerated
@@ -219,7 +219,7 @@ def test_the_c_backend_writes_replies_in_c_on_the_sha_extensions() -> None:
 
 
 def test_the_c_functions_give_the_same_bytes_on_the_portable_block_function() -> None:
-    c = require_c_backend()
+    c = require_c_codec()
     key = bytes(range(32))
     fields = {**valid(), "crt": bytes(range(200)), "newfws": bytes(64), "newuis": bytes(32)}
     mac = hmac.digest(key, b"x" * 700, "sha256")

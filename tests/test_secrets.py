@@ -32,7 +32,7 @@ from _hostile_world import (
     World,
     b64,
     b64url,
-    codec_backends,
+    codec_list,
     load_corpus,
     run,
 )
@@ -246,7 +246,7 @@ def test_no_secret_in_any_corpus_refusal(
     exposure: Exposure, logs: pytest.LogCaptureFixture
 ) -> None:
     """Every hostile case on every role it names: errors, role reprs and the backend's log."""
-    (active,) = [b for b in codec_backends() if b.name == hemproto.codec_backend()]
+    (active,) = [b for b in codec_list() if b.name == hemproto.active_codec()]
     for case in load_corpus():
         if int(case.id[:3]) >= SLOW_GROUP:
             continue
@@ -299,7 +299,7 @@ def test_no_secret_when_keys_and_macs_are_wrong(exposure: Exposure) -> None:
         for library in ("cryptography", "nacl"):
             attempt(
                 f"x25519_shared {library} {name}",
-                partial(hemproto.x25519_shared, private, point, backend=library),
+                partial(hemproto.x25519_shared, private, point, provider=library),
             )
         attempt(f"KeyPair.shared {name}", partial(BACKEND.shared, point))
         small = hemproto.sign_ejwt(
@@ -313,7 +313,7 @@ def test_no_secret_when_keys_and_macs_are_wrong(exposure: Exposure) -> None:
     unknown: Any = "no such library"
     attempt(
         "x25519_shared unknown library",
-        lambda: hemproto.x25519_shared(private, SESSION.public, backend=unknown),
+        lambda: hemproto.x25519_shared(private, SESSION.public, provider=unknown),
     )
     attempt(
         "x25519_shared short private", lambda: hemproto.x25519_shared(private[:31], SESSION.public)

@@ -9,7 +9,7 @@ They also check that the C path decides alone: the reference decoder never runs,
 other than an object is never built, an outline builds nothing, a text over the value cap
 is not built, and a syntax error is worded without reading again what came before it. Then
 the rules that bound what a check costs: the value cap, the float length, and at most
-MAX_EXTRA_CLAIMS extra claims in a check or a reply, on both codec backends.
+MAX_EXTRA_CLAIMS extra claims in a check or a reply, on both codecs.
 No test here times anything; the benchmark group "worst case at the cap" measures.
 """
 
@@ -23,7 +23,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from _backends import BACKEND_NAMES, get_backend, require_c_backend
+from _both_codecs import CODEC_NAMES, get_codec, require_c_codec
 from _hostile_world import HANDLE_ROLES, Outcome, codec, load_corpus, run
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -84,7 +84,7 @@ def decide(
 
 
 def c_scan() -> Scan:
-    return require_c_backend().json_scan  # type: ignore[no-any-return]
+    return require_c_codec().json_scan  # type: ignore[no-any-return]
 
 
 @contextlib.contextmanager
@@ -109,14 +109,14 @@ def assert_same(data: bytes | str) -> tuple[str, str]:
     """Both decide ``data`` alike, for an object and for an outline, and the C path never
     falls back to the reference; its outline builds nothing."""
     by_scan, fell_back = decide(data, c_scan())
-    by_reference, _ = decide(data, _codec.python_backend.json_scan)
+    by_reference, _ = decide(data, _codec.python_codec.json_scan)
     assert by_scan == by_reference, data
     # A str the scan cannot take (a lone surrogate has no UTF-8) goes to the reference.
     takes_it = not isinstance(data, str) or not any(0xD800 <= ord(c) < 0xE000 for c in data)
     assert fell_back == (not takes_it), data
     with nothing_built():
         outline_by_scan, outline_fell_back = decide(data, c_scan(), _json.loads_outline)
-    outline_by_reference, _ = decide(data, _codec.python_backend.json_scan, _json.loads_outline)
+    outline_by_reference, _ = decide(data, _codec.python_codec.json_scan, _json.loads_outline)
     assert outline_by_scan == outline_by_reference, data
     assert outline_fell_back == (not takes_it), data
     return by_scan
@@ -338,7 +338,7 @@ def test_a_value_other_than_an_object_is_never_built(monkeypatch: pytest.MonkeyP
 
 
 def test_each_backend_has_the_scan_it_says() -> None:
-    assert _codec.python_backend.json_scan(b"{}") is None
+    assert _codec.python_codec.json_scan(b"{}") is None
     # verdict, values, members, context, resume, then name and value offsets
     assert c_scan()(b'{"a":[1,2], "b" : 0}') == [0, 5, 2, 0, 0, 1, 5, 12, 18]
     assert c_scan()(b'{"a":1,"a":2}') == [7 | 7 << 8, 0, 0, 0, 0]
@@ -346,7 +346,7 @@ def test_each_backend_has_the_scan_it_says() -> None:
     many = c_scan()(("{" + ",".join(f'"k{i}":0' for i in range(65)) + "}").encode())
     assert many == [0, 66, 65, 0, 0]  # more members than an outline locates: none located
     assert _codec.json_scan is (
-        _codec.python_backend.json_scan if hemproto.codec_backend() == "python" else c_scan()
+        _codec.python_codec.json_scan if hemproto.active_codec() == "python" else c_scan()
     )
 
 
@@ -558,17 +558,17 @@ def _described(outcome: Outcome) -> tuple[Any, ...]:
 CASES = load_corpus()
 
 
-@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+@pytest.mark.parametrize("backend_name", CODEC_NAMES)
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_hostile_corpus_outcomes_do_not_depend_on_the_scan(
     case: Any, backend_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     scan = c_scan()
-    backend = require_c_backend() if backend_name == "c" else _codec.python_backend
+    backend = require_c_codec() if backend_name == "c" else _codec.python_codec
     for role in case.roles:
         by_scan, logged_by_scan = run_with(case, role, backend, scan, caplog)
         by_reference, logged_by_reference = run_with(
-            case, role, backend, _codec.python_backend.json_scan, caplog
+            case, role, backend, _codec.python_codec.json_scan, caplog
         )
         assert _described(by_scan) == _described(by_reference), (case.id, role)
         if role in HANDLE_ROLES:
@@ -588,7 +588,7 @@ def test_worst_case_inputs_are_refused_alike_and_decided_by_the_scan(
     corpus = bench.shared_corpus()
     data = WORST[key]
     results: list[Any] = []
-    for scan in (c_scan(), _codec.python_backend.json_scan):
+    for scan in (c_scan(), _codec.python_codec.json_scan):
         caplog.clear()
         with json_scan(scan) as reference_calls, caplog.at_level(logging.INFO, "hemproto"):
             if isinstance(data, str):
@@ -598,7 +598,7 @@ def test_worst_case_inputs_are_refused_alike_and_decided_by_the_scan(
             else:
                 backend = hemproto.Backend(corpus.backend, releases=corpus.registry())
                 results.append((backend.handle(data), [r.getMessage() for r in caplog.records]))
-        if scan is not _codec.python_backend.json_scan:
+        if scan is not _codec.python_codec.json_scan:
             assert reference_calls == [], key
     assert results[0] == results[1]
     expected = bench.WORST_CASES[key]
@@ -708,18 +708,18 @@ body_dicts = st.dictionaries(
 )
 
 
-@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+@pytest.mark.parametrize("backend_name", CODEC_NAMES)
 @SMALL
 @given(body=body_dicts, ascii_only=st.booleans(), spaced=st.booleans())
 def test_a_body_text_is_refused_as_its_dict_is(
     backend_name: str, body: dict[str, Any], ascii_only: bool, spaced: bool
 ) -> None:
     # unwrap_body and request_object(member=...) read a body text as an outline; their
-    # decision and message are those the dict it spells gets, on both codec backends.
+    # decision and message are those the dict it spells gets, on both codecs.
     # A surrogate or noncharacter has no acceptable JSON spelling (RFC 7493 section 2.1):
     # such a text is refused as JSON, whatever its dict would get.
     assume(not _json._FORBIDDEN_CODE_POINTS.search(json.dumps(body, ensure_ascii=False)))
-    backend = get_backend(backend_name)
+    backend = get_codec(backend_name)
     separators = (", ", " : ") if spaced else (",", ":")
     text = json.dumps(body, ensure_ascii=ascii_only, separators=separators)
     raw = text.encode("utf-8")
@@ -750,7 +750,7 @@ def test_the_refusal_of_a_body_names_its_members_as_ever() -> None:
             "body must be {'check': token}, got members " + repr("\u00e9" * 100)[:100]
         ),
     }
-    for scan in (c_scan(), _codec.python_backend.json_scan):
+    for scan in (c_scan(), _codec.python_codec.json_scan):
         with json_scan(scan):
             for body, message in bodies.items():
                 assert body_refusal(lambda body=body: claims.unwrap_body(body, "check")) == (
@@ -799,9 +799,9 @@ def with_extras(base: dict[str, Any], count: int) -> dict[str, Any]:
     return {**base, **{f"x{number:02d}": number for number in range(count)}}
 
 
-@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+@pytest.mark.parametrize("backend_name", CODEC_NAMES)
 def test_a_check_or_reply_carries_at_most_16_extra_claims(backend_name: str) -> None:
-    backend = get_backend(backend_name)
+    backend = get_codec(backend_name)
     corpus = bench.shared_corpus()
     assert claims.MAX_EXTRA_CLAIMS == 16
     with codec(backend), json_scan(backend.json_scan):
@@ -823,11 +823,11 @@ def test_a_check_or_reply_carries_at_most_16_extra_claims(backend_name: str) -> 
         assert refused.value.claim == "x16"
 
 
-@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+@pytest.mark.parametrize("backend_name", CODEC_NAMES)
 def test_too_many_extras_are_refused_before_any_key_work(backend_name: str) -> None:
     # Addressed to a key the backend does not hold and MACed with another: the count is
     # what is refused, before the key is looked up, so before any X25519 or MAC.
-    backend = get_backend(backend_name)
+    backend = get_codec(backend_name)
     corpus = bench.shared_corpus()
     payload = {**with_extras(corpus.claims, 17), "aud": bench._b64(bytes(range(1, 33)))}
     body = json.dumps({"check": hemproto.sign_ejwt(payload, bench.OTHER_MAC_KEY)}).encode()
@@ -860,9 +860,9 @@ def test_hemproto_never_signs_what_it_would_refuse() -> None:
         hemproto.sign_ejwt({"a": list(range(63))}, corpus.mac_key)
 
 
-@pytest.mark.parametrize("backend_name", BACKEND_NAMES)
+@pytest.mark.parametrize("backend_name", CODEC_NAMES)
 def test_a_token_over_the_value_cap_is_refused_before_it_is_built(backend_name: str) -> None:
-    backend = get_backend(backend_name)
+    backend = get_codec(backend_name)
     corpus = bench.shared_corpus()
     payload = json.dumps({**corpus.claims, "x": list(range(55))}, separators=(",", ":"))
     token = bench._forge(bench._payload_token(payload))

@@ -17,7 +17,7 @@ from hemproto.errors import HemProtoError, InvalidKey, KeyAgreementError
 from hemproto.x25519 import KeyPair, x25519_keypair, x25519_public, x25519_shared
 
 RFC7748 = json.loads((Path(__file__).parent / "vectors" / "rfc7748.json").read_text())
-BACKENDS = ("cryptography", "nacl")
+PROVIDERS = ("cryptography", "nacl")
 DH = RFC7748["diffie_hellman"]
 ALICE_PRIVATE = bytes.fromhex(DH["alice_private"])
 ALICE_PUBLIC = bytes.fromhex(DH["alice_public"])
@@ -48,13 +48,13 @@ def _low_order_cases() -> list[Any]:
 # --- RFC 7748 vectors -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize(("scalar", "u", "output"), _scalar_mult_cases())
 def test_rfc7748_scalar_multiplication_vectors(
-    backend: str, scalar: bytes, u: bytes, output: bytes
+    provider: str, scalar: bytes, u: bytes, output: bytes
 ) -> None:
     # The second vector's u has its top bit set: it passes only if the library masks it.
-    assert x25519_shared(scalar, u, backend=backend) == output
+    assert x25519_shared(scalar, u, provider=provider) == output
 
 
 @pytest.mark.parametrize(("scalar", "u", "output"), _scalar_mult_cases())
@@ -71,10 +71,10 @@ def test_rfc7748_public_keys_of_alice_and_bob() -> None:
     assert KeyPair(BOB_PRIVATE).public == BOB_PUBLIC
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_rfc7748_diffie_hellman_gives_k_in_both_directions(backend: str) -> None:
-    assert x25519_shared(ALICE_PRIVATE, BOB_PUBLIC, backend=backend) == SHARED
-    assert x25519_shared(BOB_PRIVATE, ALICE_PUBLIC, backend=backend) == SHARED
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_rfc7748_diffie_hellman_gives_k_in_both_directions(provider: str) -> None:
+    assert x25519_shared(ALICE_PRIVATE, BOB_PUBLIC, provider=provider) == SHARED
+    assert x25519_shared(BOB_PRIVATE, ALICE_PUBLIC, provider=provider) == SHARED
 
 
 def test_rfc7748_diffie_hellman_through_keypair() -> None:
@@ -82,42 +82,42 @@ def test_rfc7748_diffie_hellman_through_keypair() -> None:
     assert KeyPair(BOB_PRIVATE).shared(ALICE_PUBLIC) == SHARED
 
 
-def test_default_backend_gives_the_rfc7748_shared_secret() -> None:
+def test_default_provider_gives_the_rfc7748_shared_secret() -> None:
     assert x25519_shared(ALICE_PRIVATE, BOB_PUBLIC) == SHARED
     assert hemproto.x25519_shared(BOB_PRIVATE, ALICE_PUBLIC) == SHARED
 
 
-def _iterate(backend: str, iterations: int) -> bytes:
+def _iterate(provider: str, iterations: int) -> bytes:
     """Section 5.2's chain: k = u = 9, then k, u = X25519(k, u), k. Every k after the first
     is a full 32-byte string used as a scalar, and the old k is fed back as a u-coordinate
     (its top bit may be set). None of them is of small order, so the zero check is inert."""
     k = u = bytes.fromhex(RFC7748["iterated"]["start"])
     for _ in range(iterations):
-        k, u = x25519_shared(k, u, backend=backend), k
+        k, u = x25519_shared(k, u, provider=provider), k
     return k
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_rfc7748_iterated_vector_after_one_iteration(backend: str) -> None:
-    assert _iterate(backend, 1).hex() == RFC7748["iterated"]["after"]["1"]
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_rfc7748_iterated_vector_after_one_iteration(provider: str) -> None:
+    assert _iterate(provider, 1).hex() == RFC7748["iterated"]["after"]["1"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_rfc7748_iterated_vector_after_one_thousand_iterations(backend: str) -> None:
-    assert _iterate(backend, 1000).hex() == RFC7748["iterated"]["after"]["1000"]
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_rfc7748_iterated_vector_after_one_thousand_iterations(provider: str) -> None:
+    assert _iterate(provider, 1000).hex() == RFC7748["iterated"]["after"]["1000"]
 
 
 # --- all-zero shared secrets ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("point", _low_order_cases())
-def test_low_order_peer_keys_raise_key_agreement_error(backend: str, point: bytes) -> None:
+def test_low_order_peer_keys_raise_key_agreement_error(provider: str, point: bytes) -> None:
     # Both a fixed RFC key and a fresh random one: the result is zero whatever the scalar.
     for private in (ALICE_PRIVATE, x25519_keypair()[0]):
         with pytest.raises(KeyAgreementError):
-            x25519_shared(private, point, backend=backend)
+            x25519_shared(private, point, provider=provider)
 
 
 @pytest.mark.parametrize("point", _low_order_cases())
@@ -143,19 +143,19 @@ BAD_KEYS = [
 ]
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("key", BAD_KEYS)
-def test_bad_private_key_raises_invalid_key(backend: str, key: Any) -> None:
+def test_bad_private_key_raises_invalid_key(provider: str, key: Any) -> None:
     with pytest.raises(InvalidKey) as info:
-        x25519_shared(key, BOB_PUBLIC, backend=backend)
+        x25519_shared(key, BOB_PUBLIC, provider=provider)
     assert isinstance(info.value, HemProtoError)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize("key", BAD_KEYS)
-def test_bad_peer_key_raises_invalid_key(backend: str, key: Any) -> None:
+def test_bad_peer_key_raises_invalid_key(provider: str, key: Any) -> None:
     with pytest.raises(InvalidKey):
-        x25519_shared(ALICE_PRIVATE, key, backend=backend)
+        x25519_shared(ALICE_PRIVATE, key, provider=provider)
 
 
 @pytest.mark.parametrize("key", BAD_KEYS)
@@ -178,13 +178,15 @@ def test_invalid_key_message_gives_the_size_not_the_key() -> None:
 
 def test_keys_may_be_any_bytes_like() -> None:
     assert x25519_shared(bytearray(ALICE_PRIVATE), memoryview(BOB_PUBLIC)) == SHARED
-    assert x25519_shared(memoryview(ALICE_PRIVATE), bytearray(BOB_PUBLIC), backend="nacl") == SHARED
+    assert (
+        x25519_shared(memoryview(ALICE_PRIVATE), bytearray(BOB_PUBLIC), provider="nacl") == SHARED
+    )
     assert KeyPair(bytearray(BOB_PRIVATE)).shared(memoryview(ALICE_PUBLIC)) == SHARED
 
 
-def test_unknown_backend_raises_value_error() -> None:
+def test_unknown_provider_raises_value_error() -> None:
     with pytest.raises(ValueError, match="openssl"):
-        x25519_shared(ALICE_PRIVATE, BOB_PUBLIC, backend="openssl")  # type: ignore[arg-type]
+        x25519_shared(ALICE_PRIVATE, BOB_PUBLIC, provider="openssl")  # type: ignore[arg-type]
 
 
 # --- private key handling ----------------------------------------------------------------------
@@ -223,7 +225,7 @@ def test_generated_key_pairs_agree_on_a_shared_secret() -> None:
     alice, bob = KeyPair.generate(), KeyPair.generate()
     secret = alice.shared(bob.public)
     assert secret == bob.shared(alice.public)
-    assert secret == x25519_shared(bob.private_bytes(), alice.public, backend="nacl")
+    assert secret == x25519_shared(bob.private_bytes(), alice.public, provider="nacl")
 
 
 # --- both libraries agree --------------------------------------------------------------------
@@ -231,16 +233,16 @@ def test_generated_key_pairs_agree_on_a_shared_secret() -> None:
 keys = st.binary(min_size=32, max_size=32)
 
 
-def _outcome(private: bytes, peer: bytes, backend: str) -> tuple[str, bytes]:
+def _outcome(private: bytes, peer: bytes, provider: str) -> tuple[str, bytes]:
     try:
-        return ("secret", x25519_shared(private, peer, backend=backend))
+        return ("secret", x25519_shared(private, peer, provider=provider))
     except KeyAgreementError:
         return ("all-zero", b"")
 
 
 @settings(max_examples=200, deadline=None)
 @given(keys, keys)
-def test_backends_agree_on_arbitrary_keys(private: bytes, peer: bytes) -> None:
+def test_providers_agree_on_arbitrary_keys(private: bytes, peer: bytes) -> None:
     # Arbitrary 32-byte peers include Hypothesis's favourites (all zeros, all ones), some of
     # them of small order: then both must refuse, never one refuse and one answer.
     expected = _outcome(private, peer, "cryptography")
@@ -254,9 +256,9 @@ def test_backends_agree_on_arbitrary_keys(private: bytes, peer: bytes) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(keys, keys)
-def test_backends_agree_on_a_diffie_hellman_exchange(a: bytes, b: bytes) -> None:
+def test_providers_agree_on_a_diffie_hellman_exchange(a: bytes, b: bytes) -> None:
     a_public, b_public = x25519_public(a), x25519_public(b)
-    secret = x25519_shared(a, b_public, backend="cryptography")
-    assert x25519_shared(a, b_public, backend="nacl") == secret
-    assert x25519_shared(b, a_public, backend="cryptography") == secret
-    assert x25519_shared(b, a_public, backend="nacl") == secret
+    secret = x25519_shared(a, b_public, provider="cryptography")
+    assert x25519_shared(a, b_public, provider="nacl") == secret
+    assert x25519_shared(b, a_public, provider="cryptography") == secret
+    assert x25519_shared(b, a_public, provider="nacl") == secret

@@ -1,7 +1,7 @@
 /*
  * Self-test for hemcodec. Every expected code and offset below follows from the rules
  * in hemcodec.h, and the same cases give the same answers from hemproto/_pycodec.py, the
- * reference both backends must agree with.
+ * reference both codecs must agree with.
  *
  * Inputs are copied into exactly sized heap blocks before each call, so a run under
  * valgrind or AddressSanitizer also catches any read past in_len or write past out_cap.

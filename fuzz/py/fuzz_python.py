@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Fuzz target for hemproto's Python surface: both codec backends, split_token,
+"""Fuzz target for hemproto's Python surface: both codecs, split_token,
 decode_ejwt, from_cbor, the device check's scan_check, HS256 and the strict JSON decoder.
 
 Every input is fed, as bytes, bytearray, memoryview (contiguous and strided) and as its
 latin-1 and UTF-8 (surrogateescape) str forms, to whichever functions take that type.
 The invariants, any breach of which raises Finding:
 
-* the C and the Python backend give the same result, or raise the same exception class
+* the C and the Python codec give the same result, or raise the same exception class
   with the same message, reason, segment and offset;
 * a decoder either accepts, and the output re-encodes to exactly the input (and the
   standard library decodes it to the same bytes), or raises EncodingError with a
@@ -16,19 +16,19 @@ The invariants, any breach of which raises Finding:
 * decode_ejwt and from_cbor raise MalformedToken or nothing (TypeError only for a wrong
   argument type); a token they accept is the text given (decode_ejwt) or one that
   decode_ejwt accepts and that survives to_cbor -> from_cbor unchanged (from_cbor);
-* scan_check gives the same result on both backends (None, or the packed flags and signed
+* scan_check gives the same result on both codecs (None, or the packed flags and signed
   length, the nine fields and the signed text); a match is a token the device template
   re-encodes (with the standard library) to exactly the text, its signed length is the
   index of the second '.', iss != aud, and the general path (jws.decode_parts, then
   CheckChallenge._from_parts) accepts it with the same field values, header and no extra
-  claims, and parse_check gives that same challenge on both backends; a token of a check's
+  claims, and parse_check gives that same challenge on both codecs; a token of a check's
   length that the general path accepts and that is in the device shape is never refused;
 * the strict JSON decoder (_json.loads_object) gives the same object, and loads_outline the
-  same outline, or the same error message, whether the C backend's one-pass scan
-  (csrc/hemjson.h) or the Python backend's reference decoder decides, for the input as
+  same outline, or the same error message, whether the C codec's one-pass scan
+  (csrc/hemjson.h) or the Python codec's reference decoder decides, for the input as
   bytes and as text;
-* hs256 of the C backend (under the best SHA-256 block function, and for one input in four
-  under the portable one too) and of the Python backend equal the standard library's
+* hs256 of the C codec (under the best SHA-256 block function, and for one input in four
+  under the portable one too) and of the Python codec equal the standard library's
   HMAC-SHA256, and both verifiers accept that MAC and refuse it with a bit flipped or cut
   short;
 * nothing else is ever raised.
@@ -95,8 +95,8 @@ else:
     from hemproto.errors import BadSignature, ClaimError, EncodingError, MalformedToken
     from hemproto.x25519 import KeyPair
 
-C: Any = _codec.c_backend
-PY: Any = _codec.python_backend
+C: Any = _codec.c_codec
+PY: Any = _codec.python_codec
 URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 STD_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 # hemproto._codec attributes that jws, cbor and claims look up at call time.
@@ -479,7 +479,7 @@ def general_check(text: str) -> tuple[Any, ...]:
 
 def check_parse_check(text: str, expected: tuple[Any, ...]) -> None:
     """parse_check, which takes scan_check's way when it matches, gives what the general
-    path gives, on both backends (for a token: text starting '{' is taken as a body)."""
+    path gives, on both codecs (for a token: text starting '{' is taken as a body)."""
     if text[:1] == "{":
         return
     got = both(
@@ -625,7 +625,7 @@ def derived_check(data: bytes) -> str:
 
 
 def check_signed(data: bytes) -> None:
-    """sign_check then verify_check, on both backends, for keys and fields from the input."""
+    """sign_check then verify_check, on both codecs, for keys and fields from the input."""
     device = KeyPair(hashlib.sha256(b"device" + data).digest())
     backend_key = KeyPair(hashlib.sha256(b"backend" + data).digest())
     jti, _, qid, _, fws, bls, uis, csn, _ = check_material(data)
@@ -751,7 +751,7 @@ def TestOneInput(data: bytes) -> None:
 
 
 def check_wrong_types() -> None:
-    """Once per run: wrong argument types give the same TypeError on both backends."""
+    """Once per run: wrong argument types give the same TypeError on both codecs."""
     for value in (None, 5, 1.5, ["AAAA"], {"a": 1}, object()):
         for name in ("b64url_decode", "b64_decode", "b64url_encode", "b64_encode"):
             result = both(
@@ -790,8 +790,8 @@ def structured_mutation(data: bytes, mutate: Any, rng_value: int) -> bytes | Non
 def main() -> int:
     if C is None and os.environ.get("HEMFUZZ_ALLOW_PURE") != "1":
         print(
-            "fuzz_python: hemproto has no C backend here, so nothing to compare against "
-            "(set HEMFUZZ_ALLOW_PURE=1 to fuzz the Python backend alone)",
+            "fuzz_python: hemproto has no C codec here, so nothing to compare against "
+            "(set HEMFUZZ_ALLOW_PURE=1 to fuzz the Python codec alone)",
             file=sys.stderr,
         )
         return 2
@@ -800,8 +800,8 @@ def main() -> int:
     driver = "atheris" if atheris is not None else "stdlib"
     print(
         f"fuzz_python: hemproto {hemproto.__version__} from "
-        f"{os.path.dirname(hemproto.__file__)}, C backend "
-        f"{'present' if _codec.c_backend else 'absent'}, driver {driver}",
+        f"{os.path.dirname(hemproto.__file__)}, C codec "
+        f"{'present' if _codec.c_codec else 'absent'}, driver {driver}",
         flush=True,
     )
     check_wrong_types()

@@ -13,7 +13,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from . import _pycodec
-from ._pycodec import BytesLike, as_ascii, as_bytes, encoding_error
+from ._bytes import BytesLike, as_ascii, as_bytes
+from ._pycodec import encoding_error
 
 __all__ = [
     "active_codec",

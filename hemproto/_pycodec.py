@@ -1,7 +1,8 @@
 """Reference codec in Python: strict base64 / base64url and constant-time comparison.
 
 It defines the behaviour the C extension must match exactly (results, refusals, error
-offsets). It owns input coercion and error wording for both codecs; it never imports C.
+offsets). It owns the error wording for both codecs (input coercion is _bytes'); it never
+imports C.
 
 Canonical-form rules, checked in this order (the first that fails is reported):
   base64url: every character in ``A-Z a-z 0-9 - _`` (``=`` is refused); length mod 4 is
@@ -20,8 +21,9 @@ import hashlib
 import hmac
 import re
 import struct
-from typing import Union
 
+# Re-exported for modules that still import them from here; their home is _bytes.
+from ._bytes import BytesLike, as_ascii, as_bytes, byte_length
 from .errors import EncodingError
 
 __all__ = [
@@ -47,8 +49,6 @@ __all__ = [
     "split_token",
 ]
 
-BytesLike = Union[bytes, bytearray, memoryview]  # noqa: UP007 (a runtime alias)
-
 # Return codes shared with csrc/hemcodec.h.
 ERR_CHAR = -1
 ERR_LENGTH = -2
@@ -72,44 +72,6 @@ _URL_VALUE = {c: i for i, c in enumerate(_URL_ALPHABET)}
 _STD_VALUE = {c: i for i, c in enumerate(_STD_ALPHABET)}
 # Unused low bits of the last character, by the number of data characters mod 4.
 _TRAILING_MASK = {0: 0, 2: 0x0F, 3: 0x03}
-
-
-def as_bytes(data: object, what: str = "data") -> BytesLike:
-    """Return ``data`` if it is bytes-like (contiguous bytes view), else raise TypeError."""
-    if isinstance(data, (bytes, bytearray)):
-        return data
-    if isinstance(data, memoryview):
-        if not data.c_contiguous:
-            return data.tobytes()
-        return data if data.format == "B" and data.ndim == 1 else data.cast("B")
-    raise TypeError(f"{what} must be bytes-like, not {type(data).__name__}")
-
-
-def byte_length(data: object, what: str = "data") -> int:
-    """The size in bytes of a bytes-like ``data``, measured without copying it, else TypeError.
-
-    Callers compare it to their cap before any copy (a memoryview's len() counts elements,
-    and copying a strided one is the only way to get its bytes).
-    """
-    if isinstance(data, (bytes, bytearray)):
-        return len(data)
-    if isinstance(data, memoryview):
-        return data.nbytes
-    raise TypeError(f"{what} must be bytes-like, not {type(data).__name__}")
-
-
-def as_ascii(text: object) -> BytesLike:
-    """Coerce decoder input to bytes, keeping character offsets.
-
-    Non-ASCII characters of a ``str`` become ``?``, which no alphabet contains, so the
-    decoder refuses them at their own offset.
-    """
-    if isinstance(text, str):
-        try:
-            return text.encode("ascii")
-        except UnicodeEncodeError:
-            return text.encode("ascii", "replace")
-    return as_bytes(text, "text")
 
 
 def encoding_error(

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import _codec
-from ._pycodec import CHECK_HAS_UIS, BytesLike
+from ._bytes import BytesLike
+from ._pycodec import CHECK_HAS_UIS
 from .claims import (
     MAX_CERTIFICATE_SIZE,
     MAX_REQUEST_BODY,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from . import _codec
-from ._pycodec import BytesLike, byte_length
+from ._bytes import BytesLike, byte_length
 from .claims import CHECK_CLAIMS, CheckChallenge, CheckedReply, request_object, verify_checked
 from .errors import (
     BadSignature,

@@ -18,7 +18,7 @@ import nacl.exceptions
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from . import _codec
-from ._pycodec import BytesLike, as_bytes, byte_length
+from ._bytes import BytesLike, as_bytes, byte_length
 from .errors import HemProtoError, InvalidKey, KeyAgreementError, KeyFileError
 
 __all__ = [

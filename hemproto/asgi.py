@@ -24,6 +24,16 @@ from .cbor import from_cbor, to_cbor
 from .claims import MAX_REQUEST_BODY
 from .device import DeviceEmulator
 from .errors import HemProtoError
+from .status import (
+    BAD_REQUEST,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    OK,
+    SERVER_ERROR,
+    TOO_LARGE,
+    UNAVAILABLE,
+    UNSUPPORTED_MEDIA_TYPE,
+)
 from .x25519 import key_bytes
 
 __all__ = [
@@ -183,12 +193,12 @@ def _content_length(scope: Scope, limit: int) -> int | None:
     if not values:
         return None
     if len(values) != 1:
-        raise _Refusal(400, "conflicting Content-Length headers")
+        raise _Refusal(BAD_REQUEST, "conflicting Content-Length headers")
     text = values.pop()
     if not text or not text.isdigit() or not text.isascii():
-        raise _Refusal(400, "invalid Content-Length")
+        raise _Refusal(BAD_REQUEST, "invalid Content-Length")
     if len(text.lstrip(b"0")) > _MAX_LENGTH_DIGITS or int(text) > limit:
-        raise _Refusal(413, f"request body over {limit} bytes")
+        raise _Refusal(TOO_LARGE, f"request body over {limit} bytes")
     return int(text)
 
 
@@ -217,7 +227,7 @@ async def _read_body(scope: Scope, receive: Receive, exchange: _Exchange, limit:
             continue
         piece: bytes = message.get("body", b"")
         if len(body) + len(piece) > limit:
-            raise _Refusal(413, f"request body over {limit} bytes")
+            raise _Refusal(TOO_LARGE, f"request body over {limit} bytes")
         body += piece
         if not message.get("more_body", False):
             exchange.body_read = True
@@ -393,7 +403,7 @@ async def _serve(
         raise
     except Exception:
         # The server answers 500 and reports the exception; the line still says what came in.
-        exchange.status = exchange.status or 500
+        exchange.status = exchange.status or SERVER_ERROR
         raise
     finally:
         _log_exchange(exchange, request_log)
@@ -436,16 +446,20 @@ def backend_app(
         method = scope.get("method")
         if route == path:
             if method != "POST":
-                await _json_error(send, exchange, scope, 405, "method not allowed", allow=b"POST")
+                await _json_error(
+                    send, exchange, scope, METHOD_NOT_ALLOWED, "method not allowed", allow=b"POST"
+                )
                 return
             await _checkin(backend, scope, receive, send, exchange)
         elif route == HEALTH_PATH:
             if method != "GET":
-                await _json_error(send, exchange, scope, 405, "method not allowed", allow=b"GET")
+                await _json_error(
+                    send, exchange, scope, METHOD_NOT_ALLOWED, "method not allowed", allow=b"GET"
+                )
                 return
             await _health(backend, scope, send, exchange)
         else:
-            await _json_error(send, exchange, scope, 404, "not found")
+            await _json_error(send, exchange, scope, NOT_FOUND, "not found")
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await _serve(handle, scope, receive, send, request_log)
@@ -459,7 +473,7 @@ async def _checkin(
     media = _request_media(scope)
     if media is None:
         reason = f"Content-Type must be {JSON} or {CBOR}"
-        await _json_error(send, exchange, scope, 415, reason)
+        await _json_error(send, exchange, scope, UNSUPPORTED_MEDIA_TYPE, reason)
         return
     try:
         body = await _read_body(scope, receive, exchange, MAX_REQUEST_BODY)
@@ -471,30 +485,32 @@ async def _checkin(
         try:
             request = {"check": from_cbor(body)}
         except HemProtoError as exc:
-            await _json_error(send, exchange, scope, 400, f"{type(exc).__name__}: {exc}")
+            await _json_error(send, exchange, scope, BAD_REQUEST, f"{type(exc).__name__}: {exc}")
             return
     result = await backend.process_async(request)
     if result.challenge is not None:
         exchange.csn = result.challenge.csn.hex()
-    if result.status != 200 or result.body is None:
+    if result.status != OK or result.body is None:
         await _json_error(send, exchange, scope, result.status, result.reason or "refused")
         return
     if result.decision is not None:
         exchange.act = result.decision.act
     if media == CBOR and _wants_cbor(scope):
-        await _respond(send, exchange, scope, 200, to_cbor(result.body["checked"]), CBOR)
+        await _respond(send, exchange, scope, OK, to_cbor(result.body["checked"]), CBOR)
     else:
-        await _respond(send, exchange, scope, 200, _json_bytes(result.body), JSON)
+        await _respond(send, exchange, scope, OK, _json_bytes(result.body), JSON)
 
 
 async def _health(backend: Backend, scope: Scope, send: Send, exchange: _Exchange) -> None:
     try:
         await backend.ping_async()
     except Exception as exc:  # any failure to answer means: do not route check-ins here
-        await _respond(send, exchange, scope, 503, _json_bytes({"status": "unavailable"}), JSON)
+        await _respond(
+            send, exchange, scope, UNAVAILABLE, _json_bytes({"status": "unavailable"}), JSON
+        )
         exchange.reason = _printable(f"{type(exc).__name__}")
         return
-    await _respond(send, exchange, scope, 200, _json_bytes({"status": "ok"}), JSON)
+    await _respond(send, exchange, scope, OK, _json_bytes({"status": "ok"}), JSON)
 
 
 # --- the emulated device --------------------------------------------------------------------
@@ -613,21 +629,21 @@ def device_app(
         exchange.csn = csn
         if not emulator.serving:
             # Soft-bricked: the real web servers are stopped; 503 is the nearest HTTP word.
-            await _respond(send, exchange, scope, 503)
+            await _respond(send, exchange, scope, UNAVAILABLE)
             return
         route = _route_path(scope)
         method = scope.get("method")
         if route not in routes:
-            await _respond(send, exchange, scope, 404)
+            await _respond(send, exchange, scope, NOT_FOUND)
             return
         allow, methods = routes[route]
         if method not in methods:
-            await _respond(send, exchange, scope, 405, headers=[(b"allow", allow)])
+            await _respond(send, exchange, scope, METHOD_NOT_ALLOWED, headers=[(b"allow", allow)])
             return
         if route == DEVICE_VERSION:
-            await _respond(send, exchange, scope, 200, version_body, JSON)
+            await _respond(send, exchange, scope, OK, version_body, JSON)
         elif route == DEVICE_STATUS:
-            await _respond(send, exchange, scope, 200, _json_bytes(status(scope)), JSON)
+            await _respond(send, exchange, scope, OK, _json_bytes(status(scope)), JSON)
         elif method == "GET":
             await _challenge(emulator, scope, send, exchange)
         else:
@@ -645,9 +661,9 @@ async def _challenge(
     try:
         body = emulator.challenge()
     except HemProtoError:  # soft-bricked between the check above and now
-        await _respond(send, exchange, scope, 503)
+        await _respond(send, exchange, scope, UNAVAILABLE)
         return
-    await _respond(send, exchange, scope, 200, _json_bytes(body), JSON)
+    await _respond(send, exchange, scope, OK, _json_bytes(body), JSON)
 
 
 async def _device_checkin(
@@ -660,8 +676,8 @@ async def _device_checkin(
         await _respond(send, exchange, scope, refusal.status)
         return
     status, answer = emulator.handle(body)
-    if status != 200 or answer is None:
+    if status != OK or answer is None:
         await _respond(send, exchange, scope, status)
         return
     exchange.act = answer.get("status")
-    await _respond(send, exchange, scope, 200, _json_bytes(answer), JSON)
+    await _respond(send, exchange, scope, OK, _json_bytes(answer), JSON)

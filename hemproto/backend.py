@@ -1,8 +1,8 @@
 """The trusted backend's side of the check-in, without I/O: verify, decide, answer.
 
-It owns key selection by ``aud``, replay refusal, and the mapping of refusals to
-device-style statuses. It opens no socket, reads the time only through its clock, and
-logs refusals without any key material.
+It owns key selection by ``aud`` and replay refusal; the statuses it refuses with are
+hemproto.status's. It opens no socket, reads the time only through its clock, and logs
+refusals without any key material.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from . import _codec
 from ._bytes import BytesLike
@@ -29,24 +28,16 @@ from .claims import (
     sign_checked,
     verify_check_with,
 )
-from .errors import (
-    BadSignature,
-    BodyTooLarge,
-    HemProtoError,
-    KeyAgreementError,
-    ReplayedNonce,
-    ReplayStoreUnavailable,
-    UnknownKey,
-)
+from .errors import HemProtoError, ReplayedNonce, ReplayStoreUnavailable
 from .releases import Decision, Policy, ReleaseRegistry
 from .replay import MemoryReplayStore, ReplayStore
+from .status import OK, TOO_LARGE, Response, backend_status
 from .x25519 import KeyPair
 
 __all__ = ["MAX_REQUEST_BODY", "Backend", "CheckinResult", "Response"]
 
 DEFAULT_REPLAY_WINDOW = 600.0
 
-Response = tuple[int, "dict[str, Any] | None"]
 log = logging.getLogger("hemproto.backend")
 
 # Distinct (fws, bls, uis) decisions remembered; a fleet runs a handful of releases.
@@ -136,7 +127,7 @@ class _Answered:
 
 def _answered(challenge: CheckChallenge, decision: Decision, iat: int, token: str) -> CheckinResult:
     result = _Answered()
-    result.status = 200
+    result.status = OK
     result.body = {"checked": token}
     result.challenge = challenge
     result.decision = decision
@@ -151,19 +142,9 @@ def _replay_key(challenge: CheckChallenge) -> bytes:
     return challenge.aud + challenge.iss + challenge.jti
 
 
-def _status(exc: HemProtoError) -> int:
-    if isinstance(exc, BodyTooLarge):
-        return 413
-    if isinstance(exc, (BadSignature, KeyAgreementError, ReplayedNonce, UnknownKey)):
-        return 401
-    if isinstance(exc, ReplayStoreUnavailable):
-        return 503
-    return 400
-
-
 def _refused(exc: HemProtoError, challenge: CheckChallenge | None) -> CheckinResult:
-    status = _status(exc)
-    reason = str(exc) if status == 413 else f"{type(exc).__name__}: {exc}"
+    status = backend_status(exc)
+    reason = str(exc) if status == TOO_LARGE else f"{type(exc).__name__}: {exc}"
     reason = reason[:MAX_REASON_LENGTH]
     log.info("check-in refused with %d: %s", status, reason)
     return CheckinResult(status, None, challenge, reason=reason)
@@ -341,7 +322,7 @@ class Backend:
             self._first_use(aud + iss + jti, now)
         except HemProtoError as exc:
             return _refused(exc, None).response
-        return 200, {"checked": reply}
+        return OK, {"checked": reply}
 
     def decide(self, challenge: CheckChallenge) -> Decision:
         """The policy's decision for this check under the current registry.
@@ -477,7 +458,7 @@ class Backend:
             self._first_use(_replay_key(challenge), now)
         except HemProtoError as exc:
             return _refused(exc, challenge).response
-        return 200, {"checked": (reply or self._reply(challenge, mac_key, now))[2]}
+        return OK, {"checked": (reply or self._reply(challenge, mac_key, now))[2]}
 
     async def handle_async(self, body: object) -> Response:
         """``POST /checkin`` on an event loop: ``(status, body)`` of :meth:`process_async`."""

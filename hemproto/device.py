@@ -18,14 +18,9 @@ from typing import cast
 from . import _codec
 from ._bytes import BytesLike, byte_length
 from .claims import CHECK_CLAIMS, CheckChallenge, CheckedReply, request_object, verify_checked
-from .errors import (
-    BadSignature,
-    BodyTooLarge,
-    ClaimError,
-    DeviceStopped,
-    MalformedToken,
-)
+from .errors import ClaimError, DeviceStopped, HemProtoError
 from .jws import sign_ejwt
+from .status import OK, UNAUTHORIZED, UNAVAILABLE, Response, device_status
 from .x25519 import KeyPair, key_bytes
 
 __all__ = [
@@ -40,13 +35,6 @@ __all__ = [
 # fls_state bits the check-in latches: failure after check-in, locked / shut down.
 FLS_LOCKED = 0x40
 FLS_SHUTDOWN = 0x80
-
-_OK = 200
-_BAD_REQUEST = 400
-_UNAUTHORIZED = 401
-_TOO_LARGE = 413
-# The real device stops its web servers and answers nothing; an in-memory caller needs a value.
-_STOPPED = 503
 
 # The device's own claims and their sizes, from the one table that defines the check.
 _IDENTITY_SIZES = {
@@ -263,43 +251,44 @@ class DeviceEmulator:
 
     # --- POST /api/system/checkin ------------------------------------------------------------
 
-    def handle(self, body: object) -> tuple[int, dict[str, str] | None]:
+    def handle(self, body: object) -> Response:
         """Answer a POSTed reply: ``(200, response)`` or ``(status, None)``.
 
         ``body`` is the raw request (str or bytes) or its parsed JSON value. 413: over
         MAX_REQUEST_BODY bytes; 400: not a JSON object ``{"checked": <compact JWS>}`` (body,
         envelope or token structure); 401: a well-formed token that is not a valid reply to an
         outstanding challenge of this boot (claims, issuer, audience, MAC, nonce); 503: the
-        device is soft-bricked. Claim faults are 401 because a check echoed back carries this
-        boot's MAC and fails first on its missing ``iat``: it is an invalid reply, not a
-        malformed request. A refused request changes nothing, so it cannot burn a nonce.
+        device is soft-bricked. Claim faults are 401, an invalid reply rather than a malformed
+        request (hemproto.status.DEVICE_REFUSALS says why). A refused request changes nothing,
+        so it cannot burn a nonce.
         """
         if not self.serving:
-            return _STOPPED, None
+            # The real device stops its web servers and answers nothing; an in-memory caller
+            # needs a value.
+            return UNAVAILABLE, None
         with self._lock:
             session, mac_key = self._session, self._mac_key
         try:
             request = request_object(body)
             reply = verify_checked(request, mac_key, issuer=self._trusted, audience=session.public)
-        except BodyTooLarge:
-            return _TOO_LARGE, None
-        except MalformedToken:
-            return _BAD_REQUEST, None
-        except (ClaimError, BadSignature):
-            return _UNAUTHORIZED, None
+        except HemProtoError as exc:
+            status = device_status(exc)
+            if status is None:
+                raise
+            return status, None
         with self._lock:
             # Everything below is one step for other threads: the nonce is taken at most once
             # (pop, not get-then-del), and only by a reply to this boot's session.
             if not self.serving:
-                return _STOPPED, None
+                return UNAVAILABLE, None
             if self._session is not session:
-                return _UNAUTHORIZED, None
+                return UNAUTHORIZED, None
             deadline = self._outstanding.pop(reply.jti, None)
             if deadline is None:
-                return _UNAUTHORIZED, None
+                return UNAUTHORIZED, None
             if self._monotonic() >= deadline:
-                return _UNAUTHORIZED, None
-            return _OK, self._obey(reply)
+                return UNAUTHORIZED, None
+            return OK, self._obey(reply)
 
     def _obey(self, reply: CheckedReply) -> dict[str, str]:
         if self._trusted_ts:

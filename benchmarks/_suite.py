@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from hemproto import bench
+import hemproto_bench as bench
 
 # Timed calls for entries that need a fresh input per call (Backend.answer refuses a jti
 # it has answered): each round is one call, and every input is made before timing starts.

@@ -19,7 +19,7 @@ import pytest
 from _suite import MemoryReport
 
 import hemproto
-from hemproto import bench
+import hemproto_bench as bench
 
 UNTIMED_MARKER = "bench_untimed"
 

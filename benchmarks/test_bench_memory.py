@@ -30,7 +30,7 @@ import pytest
 from _suite import MemoryReport, build
 
 import hemproto
-from hemproto import bench
+import hemproto_bench as bench
 
 pytestmark = pytest.mark.bench_untimed
 

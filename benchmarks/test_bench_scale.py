@@ -13,7 +13,7 @@ import pytest
 from _suite import measure, params
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from hemproto import bench
+import hemproto_bench as bench
 
 
 @pytest.mark.parametrize("case", params("scale"))

@@ -30,7 +30,7 @@ from _suite import measure, params
 from pytest_benchmark.fixture import BenchmarkFixture
 
 import hemproto
-from hemproto import bench
+import hemproto_bench as bench
 
 
 @pytest.mark.parametrize("case", params("token"))

@@ -481,8 +481,9 @@ def _check_plot_path(path: str, available: bool) -> None:
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
-    # Imported here: only this command needs the measuring engine and the peers it loads.
-    from . import bench
+    # Imported here: the measuring engine is a package of its own (hemproto_bench, shipped
+    # beside hemproto), which the library never imports; only this command needs it.
+    import hemproto_bench as bench
 
     if args.plot is not None:
         _check_plot_path(args.plot, bench.plot_available())

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from _cli import run_cli
 
-from hemproto import _codec, bench, cli
+import hemproto_bench as bench
+from hemproto import _codec, cli
 
 GROUPS = bench.group_names()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hemproto import bench
+import hemproto_bench as bench
 from hemproto.claims import device_check_parts
 
 GROUP = "checkin Backend.answer"

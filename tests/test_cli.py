@@ -417,7 +417,7 @@ def test_keygen_force_tightens_an_open_file_and_refuses_a_stray_pub(tmp_path: Pa
 def test_bench_plot_into_a_directory_is_refused_before_measuring(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hemproto import bench
+    import hemproto_bench as bench
 
     measured: list[object] = []
     monkeypatch.setattr(bench, "plot_available", lambda: True)

@@ -29,7 +29,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import hemproto
-from hemproto import _codec, _json, bench, claims
+import hemproto_bench as bench
+from hemproto import _codec, _json, claims
 from hemproto.errors import ClaimError, MalformedToken
 
 MAIN = settings(max_examples=600, deadline=None)

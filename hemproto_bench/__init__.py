@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property, partial
 from typing import Any, Literal, TextIO
 
-from . import (
+from hemproto import (
     DEFAULT_HEADER,
     MAX_REQUEST_BODY,
     MAX_TOKEN_LENGTH,

@@ -2,6 +2,10 @@
 
 It splits, decodes, verifies and signs tokens and enforces the family's structural rules.
 It knows no claim semantics (see claims) and has no switch that skips a check.
+
+An *ejwt* (ECDH JWT) is hemproto's word for a token of this family: a compact JWS whose
+``ecdh`` header member names the key agreement that made its HS256 key. decode_ejwt,
+verify_ejwt and sign_ejwt take any of them (a check, a checked reply, a login token).
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ import binascii
 import hashlib
 import hmac
 import re
-import struct
+
+from . import schema
 
 # Re-exported for modules that still import them from here; their home is _bytes.
 from ._bytes import BytesLike, as_ascii, as_bytes, byte_length
@@ -34,6 +35,7 @@ __all__ = [
     "BytesLike",
     "as_ascii",
     "as_bytes",
+    "b64_canonical",
     "b64_decode",
     "b64_encode",
     "b64url_decode",
@@ -199,42 +201,76 @@ def hs256_verify(key: bytes, message: bytes, mac: bytes) -> bool:
     return hmac.compare_digest(hs256(key, message), mac)
 
 
+# --- claim values: canonical standard base64, by the standard library's codec --------------
+
+
+def b64_canonical(text: str | bytes) -> bytes | None:
+    """The bytes of canonical padded standard base64 ``text``, or None for any other text.
+
+    The standard library's lenient decoder only guesses; the round trip proves the text is
+    exactly what the encoder writes for those bytes, so b64_decode accepts it and gives the
+    same bytes. The quick way to a claim's bytes: on None the caller asks b64_decode,
+    which explains the refusal.
+    """
+    try:
+        raw = binascii.a2b_base64(text)
+    except (binascii.Error, ValueError):  # ValueError: a str with a non-ASCII character
+        return None
+    encoded = binascii.b2a_base64(raw, newline=False)
+    if encoded != (text if type(text) is bytes else text.encode("ascii")):  # type: ignore[union-attr]
+        return None
+    return raw
+
+
 # --- the device check's exact shape (mirrors csrc/hemcheck.h) -------------------------------
+# Every fact of the shape (claims, sizes, header texts, field layout, longest length) is
+# hemproto.schema's; this is the reference scan that reads it.
 
-# The decoded fields of a check in the device's shape, back to back: jti, iss, qid, aud, fws,
-# bls, uis (zero when absent), csn, then the 32 signature bytes.
-CHECK_FIELDS = struct.Struct("32s32s32s32s64s64s32s16s32s")
-CHECK_HEADER_MASK = 1  # which of CHECK_HEADERS
-CHECK_HAS_UIS = 2
-CHECK_SIGNED_SHIFT = 2  # the packed result shifted by this: length of "header.payload"
-CHECK_HEADERS = (
-    b'{"ecdh":"x25519","typ":"JWT","alg":"HS256"}',
-    b'{"ecdh":"x25519","alg":"HS256","typ":"JWT"}',
+# Aliases for hemproto._codec until it reads them from schema itself.
+CHECK_FIELDS = schema.CHECK_SCAN_LAYOUT
+CHECK_MAX_LENGTH = schema.CHECK_MAX_LENGTH
+
+CHECK_HEADERS = tuple(text.encode("ascii") for text in schema.HEADER_TEXTS)
+# The packed result: the index of the header text in its low bits, one bit per optional
+# claim present above them (in table order), and the signed length shifted past those.
+CHECK_HEADER_MASK = (1 << (len(CHECK_HEADERS) - 1).bit_length()) - 1
+CHECK_PRESENT = {
+    spec.name: (CHECK_HEADER_MASK + 1) << index
+    for index, spec in enumerate(spec for spec in schema.CHECK_CLAIMS if spec.optional)
+}
+CHECK_HAS_UIS = CHECK_PRESENT["uis"]
+CHECK_SIGNED_SHIFT = (CHECK_HEADER_MASK | sum(CHECK_PRESENT.values())).bit_length()
+
+
+def _claim_pattern(spec: schema.ClaimSpec) -> bytes:
+    """'"name":"<base64>"' for one claim of the shape, its base64 in one group: the data
+    characters, then exactly the padding its size gives."""
+    size = spec.size or 0
+    data = schema.b64url_length(size)  # padded base64 carries as many data characters
+    padding = b"=" * (schema.b64_length(size) - data)
+    return b'"%s":"([A-Za-z0-9+/]{%d}%s)"' % (spec.name.encode("ascii"), data, padding)
+
+
+def _shape_pattern() -> bytes:
+    """The payload of the shape: every claim in table order, commas between, an optional
+    claim (with its comma) allowed to be absent. Group i + 1 is claim i."""
+    if schema.CHECK_CLAIMS[0].optional:  # its comma would have to follow it instead
+        raise ValueError("the check's first claim must not be optional")
+    members = []
+    for index, spec in enumerate(schema.CHECK_CLAIMS):
+        member = (b"," if index else b"") + _claim_pattern(spec)
+        members.append(b"(?:%s)?" % member if spec.optional else member)
+    return rb"\{" + b"".join(members) + rb"\}"
+
+
+_CHECK_SHAPE = re.compile(_shape_pattern())
+# Per claim: the flag its presence sets (0 for a required one) and the zeros an absent
+# optional one reads as, as in the C scan's fields.
+_SCAN_CLAIMS = tuple(
+    (CHECK_PRESENT.get(spec.name, 0), bytes(spec.size or 0)) for spec in schema.CHECK_CLAIMS
 )
-_B32, _B64, _B16 = rb"([A-Za-z0-9+/]{43}=)", rb"([A-Za-z0-9+/]{86}==)", rb"([A-Za-z0-9+/]{22}==)"
-_CHECK_SHAPE = re.compile(
-    rb'\{"jti":"%s","iss":"%s","qid":"%s","aud":"%s","fws":"%s","bls":"%s",(?:"uis":"%s",)?'
-    rb'"csn":"%s"\}' % (_B32, _B32, _B32, _B32, _B64, _B64, _B32, _B16)
-)
-_NO_UIS = bytes(32)
-
-
-def _b64url_length(size: int) -> int:
-    return (size * 4 + 2) // 3
-
-
-# Every field has a fixed size, so no text longer than a check with uis has the shape:
-# scanners refuse one by its length, before copying it. The payload: the braces, then
-# '"name":"<padded base64>",' per claim (jti iss qid aud fws bls uis csn), less one comma.
-_CLAIM_SIZES = (32, 32, 32, 32, 64, 64, 32, 16)
-_LONGEST_PAYLOAD = 2 + sum(len('"jti":"",') + (size + 2) // 3 * 4 for size in _CLAIM_SIZES) - 1
-CHECK_MAX_LENGTH = (
-    _b64url_length(len(CHECK_HEADERS[0]))
-    + 1
-    + _b64url_length(_LONGEST_PAYLOAD)
-    + 1
-    + _b64url_length(CHECK_FIELDS.size - sum(_CLAIM_SIZES))
-)
+_SCAN_ISS = schema.CHECK_NAMES.index("iss")
+_SCAN_AUD = schema.CHECK_NAMES.index("aud")
 
 ScannedCheck = tuple[int, tuple[bytes, ...], bytes]
 
@@ -242,10 +278,11 @@ ScannedCheck = tuple[int, tuple[bytes, ...], bytes]
 def scan_check(text: str | bytes) -> ScannedCheck | None:
     """Match a token against the exact shape devices send (csrc/hemcheck.h) and decode it.
 
-    Returns (flags | signed length << CHECK_SIGNED_SHIFT, the nine CHECK_FIELDS, the signed
-    text as bytes), or None for any other token: the caller then takes the general path,
-    which accepts the same tokens with the same fields and explains every refusal. The
-    token is a str or its bytes (any byte outside the shape's alphabet is simply refused).
+    Returns (flags | signed length << CHECK_SIGNED_SHIFT, the fields of
+    schema.CHECK_SCAN_LAYOUT, the signed text as bytes), or None for any other token: the
+    caller then takes the general path, which accepts the same tokens with the same fields
+    and explains every refusal. The token is a str or its bytes (any byte outside the
+    shape's alphabet is simply refused).
     """
     if len(text) > CHECK_MAX_LENGTH:
         return None
@@ -264,34 +301,51 @@ def scan_check(text: str | bytes) -> ScannedCheck | None:
     except EncodingError:
         return None
     match = _CHECK_SHAPE.fullmatch(payload)
-    if header not in CHECK_HEADERS or len(signature) != 32 or match is None:
+    if header not in CHECK_HEADERS or len(signature) != schema.SIGNATURE_SIZE or match is None:
         return None
+    flags = CHECK_HEADERS.index(header)
     values = []
-    for group in match.groups():
-        if group is None:  # no uis
-            values.append(_NO_UIS)
+    for group, (present, absent) in zip(match.groups(), _SCAN_CLAIMS, strict=True):
+        if group is None:  # an optional claim left out
+            values.append(absent)
             continue
-        # The pattern fixes the alphabet, length and padding, so the lenient decoder reads
-        # it exactly; the round trip proves the unused low bits are zero (canonical).
-        value = binascii.a2b_base64(group)
-        if binascii.b2a_base64(value, newline=False) != group:
+        # The pattern fixes the alphabet, length and padding; canonical means the unused
+        # low bits are zero too.
+        value = b64_canonical(group)
+        if value is None:
             return None
         values.append(value)
-    if values[1] == values[3]:  # iss == aud: the general path explains the refusal
-        return None
+        flags |= present
+    if not schema.parties_differ(values[_SCAN_ISS], values[_SCAN_AUD]):
+        return None  # the general path explains the refusal
     signed = len(parts[0]) + 1 + len(parts[1])
-    flags = CHECK_HEADERS.index(header) | (0 if match.group(7) is None else CHECK_HAS_UIS)
     return flags | signed << CHECK_SIGNED_SHIFT, (*values, signature), data[:signed]
 
 
 # --- the backend's reply, written whole (mirrors csrc/hemreply.h) ---------------------------
 
-REPLY_ACTIONS = ("OK", "L", "W", "R", "B", "U")
-REPLY_MAX_IAT = 2**53 - 1
-REPLY_MAX_CRT = 3072  # bytes of DER certificate
+# Aliases for hemproto._codec until it reads them from schema itself.
+REPLY_ACTIONS = schema.ACTIONS
+REPLY_MAX_IAT = schema.MAX_IAT
+
+_REPLY_CLAIMS = {spec.name: spec for spec in schema.CHECKED_CLAIMS}
+REPLY_MAX_CRT = _REPLY_CLAIMS["crt"].max_size or 0  # bytes of DER certificate
 REPLY_MAX_HEADER = 256  # characters of the header segment
 # The longest token valid fields make: every claim, the largest iat, certificate and header.
-REPLY_MAX_LENGTH = 6241
+REPLY_MAX_LENGTH = (
+    REPLY_MAX_HEADER
+    + 1
+    + schema.b64url_length(schema.longest_payload(schema.CHECKED_CLAIMS))
+    + 1
+    + schema.b64url_length(schema.SIGNATURE_SIZE)
+)
+_KEY_SIZE = schema.KEY_SIZE
+_JTI_SIZE, _ISS_SIZE, _AUD_SIZE, _NEWFWS_SIZE, _NEWUIS_SIZE = (
+    _REPLY_CLAIMS[name].size for name in ("jti", "iss", "aud", "newfws", "newuis")
+)
+_ACTIONS = schema.ACTIONS
+_MAX_IAT = schema.MAX_IAT
+_parties_differ = schema.parties_differ
 
 
 def _reply_fields_valid(
@@ -310,22 +364,22 @@ def _reply_fields_valid(
     before its call, then the rules csrc/hemreply.h checks."""
     return (
         type(key) is bytes
-        and len(key) == 32
+        and len(key) == _KEY_SIZE
         and type(jti) is bytes
-        and len(jti) == 32
+        and len(jti) == _JTI_SIZE
         and type(iss) is bytes
-        and len(iss) == 32
+        and len(iss) == _ISS_SIZE
         and type(aud) is bytes
-        and len(aud) == 32
+        and len(aud) == _AUD_SIZE
         and type(iat) is int
         and type(act) is str
         and (crt is None or type(crt) is bytes)
-        and (newfws is None or (type(newfws) is bytes and len(newfws) == 64))
-        and (newuis is None or (type(newuis) is bytes and len(newuis) == 32))
+        and (newfws is None or (type(newfws) is bytes and len(newfws) == _NEWFWS_SIZE))
+        and (newuis is None or (type(newuis) is bytes and len(newuis) == _NEWUIS_SIZE))
         and type(header) is bytes
-        and iss != aud
-        and 0 <= iat <= REPLY_MAX_IAT
-        and act in REPLY_ACTIONS
+        and _parties_differ(iss, aud)
+        and 0 <= iat <= _MAX_IAT
+        and act in _ACTIONS
         and (crt is None or 1 <= len(crt) <= REPLY_MAX_CRT)
         and 1 <= len(header) <= REPLY_MAX_HEADER
         and _url_check(header) == (0, 0)

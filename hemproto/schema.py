@@ -15,12 +15,18 @@ import struct
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .errors import ClaimError
+
 __all__ = [
     "ACTIONS",
     "ACTION_MEANINGS",
+    "CBOR_CLAIM_NUMBERS",
     "CHECKED_CLAIMS",
+    "CHECKED_NAMES",
     "CHECK_CLAIMS",
     "CHECK_MAX_LENGTH",
+    "CHECK_NAMES",
+    "CHECK_SCAN_FIELDS",
     "CHECK_SCAN_LAYOUT",
     "DEFAULT_HEADER",
     "HEADER_TEXTS",
@@ -33,6 +39,12 @@ __all__ = [
     "SIGNATURE_SIZE",
     "ClaimKind",
     "ClaimSpec",
+    "MessageName",
+    "b64_length",
+    "b64url_length",
+    "longest_payload",
+    "parties_differ",
+    "require_parties_differ",
 ]
 
 # An X25519 public key, a shared secret (the MAC key) and a nonce are 32 bytes; so is the
@@ -115,6 +127,45 @@ CHECKED_CLAIMS: tuple[ClaimSpec, ...] = (
     ClaimSpec("newuis", 32, True, "hash of the newer dashboard release", cbor=12),
 )
 
+CHECK_NAMES = tuple(spec.name for spec in CHECK_CLAIMS)
+CHECKED_NAMES = tuple(spec.name for spec in CHECKED_CLAIMS)
+
+
+def _cbor_claim_numbers() -> dict[str, int]:
+    """Each claim name's CBOR number over both messages: a name shared by both keeps one
+    number, and the numbers are 0..n-1, each given to one name (an envelope's key is an
+    index)."""
+    numbers: dict[str, int] = {}
+    for spec in (*CHECK_CLAIMS, *CHECKED_CLAIMS):
+        if numbers.setdefault(spec.name, spec.cbor) != spec.cbor:
+            raise ValueError(f"claim {spec.name!r} has two CBOR numbers")
+    if sorted(numbers.values()) != list(range(len(numbers))):
+        raise ValueError("CBOR claim numbers must be 0..n-1, each given once")
+    return numbers
+
+
+CBOR_CLAIM_NUMBERS = _cbor_claim_numbers()
+
+# Each message names its two ends: ``iss`` the sender's key, ``aud`` the receiver's. They
+# always differ, so a token can never be sent back to its sender as if from the other end.
+MessageName = Literal["check", "reply"]
+_SAME_PARTIES = {
+    "check": "check issuer equals its audience",
+    "reply": "reply issuer equals its audience (a reflected token)",
+}
+
+
+def parties_differ(iss: object, aud: object) -> bool:
+    """Whether a message's issuer and audience differ, as both messages require."""
+    return iss != aud
+
+
+def require_parties_differ(message: MessageName, iss: object, aud: object) -> None:
+    """Raise ClaimError (claim ``iss``) unless ``message``'s issuer and audience differ."""
+    if not parties_differ(iss, aud):
+        raise ClaimError(_SAME_PARTIES[message], claim="iss")
+
+
 # The two header texts of the token family, byte for byte: index 0 the device's order
 # (the check's), index 1 the login token's. A header may hold only these members, each
 # with this one value, and must hold REQUIRED_HEADER.
@@ -128,35 +179,44 @@ REQUIRED_HEADER = ("alg", "ecdh")
 
 # The fields of a check in the device's exact shape as the scan gives them (csrc/hemcheck.h),
 # back to back: every claim of CHECK_CLAIMS in order (an absent optional one as zeros),
-# then the signature.
+# then the signature. CHECK_SCAN_FIELDS names them, in that order.
 CHECK_SCAN_LAYOUT = struct.Struct(
     "".join(f"{spec.size}s" for spec in CHECK_CLAIMS) + f"{SIGNATURE_SIZE}s"
 )
+CHECK_SCAN_FIELDS = (*CHECK_NAMES, "signature")
 
 
-def _b64_length(size: int) -> int:
+def b64_length(size: int) -> int:
     """Characters of the padded standard base64 of ``size`` bytes."""
     return (size + 2) // 3 * 4
 
 
-def _b64url_length(size: int) -> int:
+def b64url_length(size: int) -> int:
     """Characters of the unpadded base64url of ``size`` bytes."""
     return (size * 4 + 2) // 3
 
 
+def longest_payload(claims: tuple[ClaimSpec, ...]) -> int:
+    """Characters of the compact JSON payload of ``claims`` with every claim present at its
+    longest: braces, commas between members, and per claim '"name":' and its value (padded
+    base64 in quotes, the largest time's digits, or the longest action in quotes)."""
+    values = 0
+    for spec in claims:
+        if spec.kind == "time":
+            values += len(str(MAX_IAT))
+        elif spec.kind == "action":
+            values += 2 + max(len(action) for action in ACTIONS)
+        else:
+            values += 2 + b64_length(spec.size or spec.max_size or 0)
+    return 2 + sum(len(spec.name) + 3 for spec in claims) + values + len(claims) - 1
+
+
 # The longest check in the device's shape: the longer header, every claim present, and the
 # signature; no longer text can have the shape, so a scanner refuses one by its length.
-# The payload: braces, then '"name":"<padded base64>"' per claim, with commas between.
-_LONGEST_PAYLOAD = (
-    2
-    + sum(len(spec.name) + 5 + _b64_length(spec.size or 0) for spec in CHECK_CLAIMS)
-    + len(CHECK_CLAIMS)
-    - 1
-)
 CHECK_MAX_LENGTH = (
-    _b64url_length(max(len(text) for text in HEADER_TEXTS))
+    b64url_length(max(len(text) for text in HEADER_TEXTS))
     + 1
-    + _b64url_length(_LONGEST_PAYLOAD)
+    + b64url_length(longest_payload(CHECK_CLAIMS))
     + 1
-    + _b64url_length(SIGNATURE_SIZE)
+    + b64url_length(SIGNATURE_SIZE)
 )

@@ -2,7 +2,7 @@
 
 It defines the behaviour the C extension must match exactly (results, refusals, error
 offsets). It owns the error wording for both codecs (input coercion is _bytes'); it never
-imports C.
+imports C. The module itself is the Python codec: it has every member of _codec_contract.Codec.
 
 Canonical-form rules, checked in this order (the first that fails is reported):
   base64url: every character in ``A-Z a-z 0-9 - _`` (``=`` is refused); length mod 4 is
@@ -47,9 +47,14 @@ __all__ = [
     "encoding_error",
     "hs256",
     "hs256_verify",
+    "json_scan",
+    "name",
     "scan_check",
     "split_token",
 ]
+
+# The codec's name, as hemproto.active_codec() reports it (this module is the Python codec).
+name = "python"
 
 # Return codes shared with csrc/hemcodec.h.
 ERR_CHAR = -1
@@ -199,6 +204,11 @@ def hs256(key: bytes, message: bytes) -> bytes:
 def hs256_verify(key: bytes, message: bytes, mac: bytes) -> bool:
     """Whether ``mac`` is hs256(key, message), compared in constant time."""
     return hmac.compare_digest(hs256(key, message), mac)
+
+
+def json_scan(data: bytes) -> list[int] | None:
+    """The Python codec has no JSON scan: _json's strict decoder, the reference, decides."""
+    return None
 
 
 # --- claim values: canonical standard base64, by the standard library's codec --------------

@@ -8,11 +8,11 @@ the extension must be there: then it is a failure, never a silent skip.
 from __future__ import annotations
 
 import os
-from types import SimpleNamespace
 
 import pytest
 
 from hemproto import _codec
+from hemproto._codec_contract import Codec
 
 CODEC_NAMES = ("c", "python")
 
@@ -25,7 +25,7 @@ def pure_env() -> bool:
     return os.environ.get("HEMPROTO_PURE") == "1"
 
 
-def require_c_codec() -> SimpleNamespace:
+def require_c_codec() -> Codec:
     """The C codec; skip when it is not built, fail when HEMPROTO_REQUIRE_C=1."""
     if _codec.c_codec is None:
         if require_c_env():
@@ -34,7 +34,7 @@ def require_c_codec() -> SimpleNamespace:
     return _codec.c_codec
 
 
-def get_codec(name: str) -> SimpleNamespace:
+def get_codec(name: str) -> Codec:
     """The codec called ``name``, under the same skip/fail rule for "c"."""
     if name == "c":
         return require_c_codec()

@@ -275,6 +275,6 @@ def test_c_and_python_token_splitters_agree(c_codec: SimpleNamespace, text: str)
 def test_token_splitters_agree_beyond_the_packed_range(c_codec: SimpleNamespace) -> None:
     # Regression: the C splitter packs offsets in 21 bits and once answered None for longer
     # (valid) text where the Python one split it.
-    text = "QUJD.QUJD." + "A" * (_codec.TOKEN_PACK_LIMIT + 8)
+    text = "QUJD.QUJD." + "A" * (c_codec.TOKEN_PACK_LIMIT + 8)
     assert c_codec.split_token(text) == _codec.python_codec.split_token(text)
     assert c_codec.split_token(text) is not None

@@ -1,8 +1,9 @@
-"""Glue between hemproto.bench's case list and pytest-benchmark.
+"""Glue between hemproto_bench's case list and pytest-benchmark.
 
 The cases (what is compared, on which input, and what the right answer is) live in
-``hemproto.bench`` so that ``hemproto bench`` and this suite measure the same things; this
-module turns them into parametrized benchmarks and runs each one with its checks.
+``hemproto_bench.cases`` so that ``hemproto bench`` and this suite measure the same
+things; this module turns them into parametrized benchmarks and runs each one with its
+checks.
 """
 
 from __future__ import annotations

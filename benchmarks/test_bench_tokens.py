@@ -7,7 +7,7 @@ parses the payload JSON and returns the claims dict; each must first refuse a fo
 - ``hemproto.verify_ejwt`` (the baseline): checks every header member and value,
   canonical base64url, the 32-byte MAC size and strict JSON, and compares the MAC in
   constant time.
-- ``hand-written stdlib``: ``hemproto.bench.stdlib_verify``, what one writes with the
+- ``hand-written stdlib``: ``hemproto_bench.stdlib_verify``, what one writes with the
   standard library alone: split on '.', ``base64.urlsafe_b64decode`` with the padding
   restored, ``hmac.digest``, ``hmac.compare_digest``, ``json.loads`` of header and
   payload, and an ``alg`` check; no other rule.
@@ -20,7 +20,7 @@ parses the payload JSON and returns the claims dict; each must first refuse a fo
   ``oct`` made once from the raw key, then ``json.loads`` of the payload.
 
 hemproto has no prepared-key form of the HS256 key yet, so only the raw-bytes call is
-measured; a prepared key would be a second hemproto entry in ``hemproto.bench``.
+measured; a prepared key would be a second hemproto entry in ``hemproto_bench.cases``.
 """
 
 from __future__ import annotations

@@ -32,6 +32,8 @@ import hemproto
 import hemproto_bench as bench
 from hemproto import _codec, _json, claims
 from hemproto.errors import ClaimError, MalformedToken
+from hemproto_bench.corpus import OTHER_MAC_KEY, b64, forge
+from hemproto_bench.worst import payload_token
 
 MAIN = settings(max_examples=600, deadline=None)
 SMALL = settings(max_examples=200, deadline=None)
@@ -830,8 +832,8 @@ def test_too_many_extras_are_refused_before_any_key_work(backend_name: str) -> N
     # what is refused, before the key is looked up, so before any X25519 or MAC.
     backend = get_codec(backend_name)
     corpus = bench.shared_corpus()
-    payload = {**with_extras(corpus.claims, 17), "aud": bench._b64(bytes(range(1, 33)))}
-    body = json.dumps({"check": hemproto.sign_ejwt(payload, bench.OTHER_MAC_KEY)}).encode()
+    payload = {**with_extras(corpus.claims, 17), "aud": b64(bytes(range(1, 33)))}
+    body = json.dumps({"check": hemproto.sign_ejwt(payload, OTHER_MAC_KEY)}).encode()
     with codec(backend), json_scan(backend.json_scan):
         result = hemproto.Backend(corpus.backend).process(body)
     assert (result.status, result.reason) == (
@@ -866,7 +868,7 @@ def test_a_token_over_the_value_cap_is_refused_before_it_is_built(backend_name: 
     backend = get_codec(backend_name)
     corpus = bench.shared_corpus()
     payload = json.dumps({**corpus.claims, "x": list(range(55))}, separators=(",", ":"))
-    token = bench._forge(bench._payload_token(payload))
+    token = forge(payload_token(payload))
     with codec(backend), json_scan(backend.json_scan) as reference_calls, nothing_built():
         with pytest.raises(MalformedToken) as refused:
             hemproto.verify_check(token, corpus.backend)

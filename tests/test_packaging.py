@@ -1,8 +1,10 @@
-"""Packaging: the wheel carries the compiled codec, the sdist carries csrc/, and a machine
-without a C compiler still installs (unless HEMPROTO_REQUIRE_C=1 says it must not)."""
+"""Packaging: the wheel carries the compiled codec and the bench engine beside the library,
+the sdist carries csrc/, and a machine without a C compiler still installs (unless
+HEMPROTO_REQUIRE_C=1 says it must not)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -36,13 +38,17 @@ IGNORE = shutil.ignore_patterns(
 )
 
 
-@pytest.fixture()
-def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def copy_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # A fresh copy per build: setuptools keeps objects in build/, which would hide a
     # compiler that fails.
     tree = tmp_path_factory.mktemp("src") / "hemproto"
     shutil.copytree(REPO, tree, ignore=IGNORE)
     return tree
+
+
+@pytest.fixture()
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_source(tmp_path_factory)
 
 
 def build_wheel(source: Path, out: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -76,19 +82,101 @@ def wheel_names(out: Path) -> list[str]:
         return archive.namelist()
 
 
-def test_wheel_contains_the_compiled_codec(source: Path, tmp_path: Path) -> None:
-    result = build_wheel(source, tmp_path, HEMPROTO_REQUIRE_C="1")
+@pytest.fixture(scope="module")
+def c_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built with the C extension required (one build for the tests below)."""
+    out = tmp_path_factory.mktemp("wheel")
+    result = build_wheel(copy_source(tmp_path_factory), out, HEMPROTO_REQUIRE_C="1")
     assert result.returncode == 0, result.stdout + result.stderr
-    names = wheel_names(tmp_path)
+    return out
+
+
+def test_wheel_contains_the_compiled_codec(c_wheel: Path) -> None:
+    names = wheel_names(c_wheel)
     assert any(n.startswith("hemproto/_hemcodec") and n.endswith(".so") for n in names), names
     assert "hemproto/py.typed" in names
+
+
+def test_wheel_carries_the_bench_engine_beside_the_library(c_wheel: Path) -> None:
+    names = wheel_names(c_wheel)
+    bench = {name for name in names if name.startswith("hemproto_bench/")}
+    for module in ("__init__", "cases", "corpus", "engine", "goals", "plot", "report", "worst"):
+        assert f"hemproto_bench/{module}.py" in bench, sorted(bench)
+    assert "hemproto_bench/py.typed" in bench
+    assert not any(name.startswith("hemproto/bench") for name in names)
+
+
+def run_installed(
+    site: Path, cwd: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Python with ``site`` (an unpacked wheel) first on its path, outside the checkout."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HEMPROTO_")}
+    environment.update(PYTHONPATH=str(site), **env)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_installed_wheel_runs_the_bench_and_the_library_never_imports_it(
+    c_wheel: Path, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    (wheel,) = c_wheel.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    imported = run_installed(
+        site,
+        tmp_path,
+        "-c",
+        "import hemproto, hemproto.cli, sys; "
+        "assert not any(m.startswith('hemproto_bench') for m in sys.modules), "
+        "sorted(m for m in sys.modules if m.startswith('hemproto_bench')); "
+        "print(hemproto.__file__)",
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip().startswith(str(site)), imported.stdout  # the wheel's copy
+    ran = run_installed(
+        site,
+        tmp_path,
+        "-m",
+        "hemproto",
+        "bench",
+        "--quick",
+        "--json",
+        "--group",
+        "verify_check",
+        HEMPROTO_REQUIRE_C="1",
+    )
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(ran.stdout)
+    assert report["c_extension"] is True
+    assert [group["group"] for group in report["groups"]] == [
+        "checkin verify_check",
+        "memory verify_check",
+    ]
+    assert [target["name"] for target in report["targets"]] == [
+        "verify_check / fastest bare X25519",
+        "peak bytes per verify_check",
+    ]
+    where = run_installed(
+        site, tmp_path, "-c", "import hemproto_bench; print(hemproto_bench.__file__)"
+    )
+    assert where.stdout.strip().startswith(str(site)), where.stdout + where.stderr
 
 
 def test_without_a_compiler_the_install_falls_back(source: Path, tmp_path: Path) -> None:
     result = build_wheel(source, tmp_path / "wheel", CC="false")
     assert result.returncode == 0, result.stdout + result.stderr
     names = wheel_names(tmp_path / "wheel")
-    assert not any(n.startswith("hemproto/_hemcodec") for n in names), names
+    # No compiled codec; its type stub (_hemcodec.pyi) ships either way.
+    compiled = [n for n in names if n.startswith("hemproto/_hemcodec") and n[-4:] != ".pyi"]
+    assert not compiled, names
 
     target = tmp_path / "site"
     (wheel,) = (tmp_path / "wheel").glob("*.whl")

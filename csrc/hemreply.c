@@ -1,7 +1,9 @@
 /*
  * hemreply: the "checked" token in one call (see hemreply.h). The payload JSON is written
  * piece by piece into a small buffer and turned into base64url as it fills, straight into
- * the output, so no whole copy of the payload is ever kept; the MAC is hemmac's.
+ * the output, so no whole copy of the payload is ever kept; the MAC is hemmac's. The
+ * claims' names and sizes, the actions and the limits come from hemshape.h, generated from
+ * hemproto/schema.py.
  */
 #include "hemreply.h"
 
@@ -10,12 +12,7 @@
 #include "hemcodec.h"
 #include "hemmac.h"
 
-#define MAC_CHARS 43u /* base64url of the 32 MAC bytes */
-#define B32 44u       /* padded base64 of 32 bytes */
-#define B64 88u       /* ... of 64 bytes */
-/* Bytes of padded base64 for n bytes, as hem_b64_encoded_len gives (for lengths known to
- * be small, without a call). */
-#define B64_OF(n) (((n) + 2u) / 3u * 4u)
+#define MAC_CHARS HEM_SHAPE_SIGNATURE_CHARS /* base64url of the MAC bytes */
 /* Input bytes per hem_b64_encode call for a field: a multiple of 3, so that the pieces'
  * encodings put together are the encoding of the whole. */
 #define FIELD_CHUNK 48u
@@ -24,19 +21,34 @@
  * fits whole, and there is always room for one encoded field chunk after a flush. */
 #define JSON_BUFFER 510u
 
-static const char actions[6][2] = {{'O', 'K'}, {'L', 0}, {'W', 0}, {'R', 0}, {'B', 0}, {'U', 0}};
+/* The JSON before each value, from the claims' names in hemshape.h: the object's or the
+ * member's opening, with the quote that closes the value before it and the one that opens
+ * this value, where there are such quotes. */
+#define OPEN_JTI "{\"" HEM_SHAPE_REPLY_JTI "\":\""
+#define OPEN_ISS "\",\"" HEM_SHAPE_REPLY_ISS "\":\""
+#define OPEN_AUD "\",\"" HEM_SHAPE_REPLY_AUD "\":\""
+#define OPEN_IAT "\",\"" HEM_SHAPE_REPLY_IAT "\":"
+#define OPEN_ACT ",\"" HEM_SHAPE_REPLY_ACT "\":\""
+#define OPEN_CRT ",\"" HEM_SHAPE_REPLY_CRT "\":\""
+#define OPEN_NEWFWS ",\"" HEM_SHAPE_REPLY_NEWFWS "\":\""
+#define OPEN_NEWUIS ",\"" HEM_SHAPE_REPLY_NEWUIS "\":\""
+#define LITERAL_LEN(text) (sizeof text - 1u)
+/* Characters of the padded base64 of n bytes, as hem_b64_encoded_len gives. */
+#define B64_OF(n) (((n) + 2u) / 3u * 4u)
+
+static const char actions[HEM_SHAPE_REPLY_ACTIONS][HEM_SHAPE_REPLY_ACTION_MAX + 1u] = {
+    HEM_SHAPE_REPLY_ACTION_TEXTS};
 
 static int valid_act(const char *act, size_t act_len)
 {
     size_t k;
 
-    if (act == NULL || act_len < 1u || act_len > 2u)
+    if (act == NULL || act_len < 1u || act_len > HEM_SHAPE_REPLY_ACTION_MAX)
         return 0;
-    for (k = 0; k < sizeof actions / sizeof actions[0]; k++) {
-        size_t n = actions[k][1] ? 2u : 1u;
-        if (n == act_len && memcmp(act, actions[k], n) == 0)
+    /* The whole text: "L" followed by a NUL byte is not "L". */
+    for (k = 0; k < HEM_SHAPE_REPLY_ACTIONS; k++)
+        if (strlen(actions[k]) == act_len && memcmp(act, actions[k], act_len) == 0)
             return 1;
-    }
     return 0;
 }
 
@@ -64,15 +76,19 @@ static size_t decimal_length(unsigned long long value)
 static size_t payload_length(unsigned long long iat, size_t act_len, size_t crt_len,
                              int has_newfws, int has_newuis)
 {
-    /* {"jti":"J","iss":"I","aud":"A","iat":  N  ,"act":"X"} */
-    size_t n = 8u + B32 + 9u + B32 + 9u + B32 + 8u + decimal_length(iat) + 8u + act_len + 2u;
+    /* {"jti":"J","iss":"I","aud":"A","iat":N,"act":"X"} */
+    size_t n = LITERAL_LEN(OPEN_JTI) + B64_OF(HEM_SHAPE_REPLY_JTI_BYTES) +
+               LITERAL_LEN(OPEN_ISS) + B64_OF(HEM_SHAPE_REPLY_ISS_BYTES) +
+               LITERAL_LEN(OPEN_AUD) + B64_OF(HEM_SHAPE_REPLY_AUD_BYTES) +
+               LITERAL_LEN(OPEN_IAT) + decimal_length(iat) + LITERAL_LEN(OPEN_ACT) + act_len +
+               LITERAL_LEN("\"}");
 
     if (crt_len)
-        n += 9u + (crt_len + 2u) / 3u * 4u; /* ,"crt":"C" */
+        n += LITERAL_LEN(OPEN_CRT) + B64_OF(crt_len) + 1u;
     if (has_newfws)
-        n += 12u + B64; /* ,"newfws":"F" */
+        n += LITERAL_LEN(OPEN_NEWFWS) + B64_OF(HEM_SHAPE_REPLY_NEWFWS_BYTES) + 1u;
     if (has_newuis)
-        n += 12u + B32; /* ,"newuis":"U" */
+        n += LITERAL_LEN(OPEN_NEWUIS) + B64_OF(HEM_SHAPE_REPLY_NEWUIS_BYTES) + 1u;
     return n;
 }
 
@@ -149,7 +165,8 @@ static int valid_fields(const unsigned char iss[32], const unsigned char aud[32]
                         const unsigned char *crt, size_t crt_len, const char *header,
                         size_t header_len)
 {
-    if (memcmp(iss, aud, 32u) == 0 || iat > HEM_REPLY_MAX_IAT || !valid_act(act, act_len))
+    if (memcmp(iss, aud, HEM_SHAPE_REPLY_ISS_BYTES) == 0 || iat > HEM_REPLY_MAX_IAT ||
+        !valid_act(act, act_len))
         return 0;
     if (crt == NULL ? crt_len != 0u : crt_len < 1u || crt_len > HEM_REPLY_MAX_CRT)
         return 0;
@@ -172,30 +189,30 @@ static size_t write_token(const unsigned char key[32], const unsigned char jti[3
     out[header_len] = '.';
     w.out = out + header_len + 1u;
     w.fill = 0;
-    put(&w, "{\"jti\":\"", 8u);
-    put_base64(&w, jti, 32u);
-    put(&w, "\",\"iss\":\"", 9u);
-    put_base64(&w, iss, 32u);
-    put(&w, "\",\"aud\":\"", 9u);
-    put_base64(&w, aud, 32u);
-    put(&w, "\",\"iat\":", 8u);
+    put(&w, OPEN_JTI, LITERAL_LEN(OPEN_JTI));
+    put_base64(&w, jti, HEM_SHAPE_REPLY_JTI_BYTES);
+    put(&w, OPEN_ISS, LITERAL_LEN(OPEN_ISS));
+    put_base64(&w, iss, HEM_SHAPE_REPLY_ISS_BYTES);
+    put(&w, OPEN_AUD, LITERAL_LEN(OPEN_AUD));
+    put_base64(&w, aud, HEM_SHAPE_REPLY_AUD_BYTES);
+    put(&w, OPEN_IAT, LITERAL_LEN(OPEN_IAT));
     put_decimal(&w, iat);
-    put(&w, ",\"act\":\"", 8u);
+    put(&w, OPEN_ACT, LITERAL_LEN(OPEN_ACT));
     put(&w, act, act_len);
     put(&w, "\"", 1u);
     if (crt) {
-        put(&w, ",\"crt\":\"", 8u);
+        put(&w, OPEN_CRT, LITERAL_LEN(OPEN_CRT));
         put_base64(&w, crt, crt_len);
         put(&w, "\"", 1u);
     }
     if (newfws) {
-        put(&w, ",\"newfws\":\"", 11u);
-        put_base64(&w, newfws, 64u);
+        put(&w, OPEN_NEWFWS, LITERAL_LEN(OPEN_NEWFWS));
+        put_base64(&w, newfws, HEM_SHAPE_REPLY_NEWFWS_BYTES);
         put(&w, "\"", 1u);
     }
     if (newuis) {
-        put(&w, ",\"newuis\":\"", 11u);
-        put_base64(&w, newuis, 32u);
+        put(&w, OPEN_NEWUIS, LITERAL_LEN(OPEN_NEWUIS));
+        put_base64(&w, newuis, HEM_SHAPE_REPLY_NEWUIS_BYTES);
         put(&w, "\"", 1u);
     }
     put(&w, "}", 1u);

@@ -19,7 +19,8 @@
  * Every field is checked before anything is written (HEM_REPLY_E_FIELD):
  *   iss != aud                       a reply addressed to its own issuer is a reflection
  *   iat <= HEM_REPLY_MAX_IAT         2**53 - 1: every JSON reader holds it exactly
- *   act is OK, L, W, R, B or U       act_len bytes, no terminator needed
+ *   act is OK, L, W, R, B or U       act_len bytes, no terminator needed (the schema's
+ *                                    ACTIONS)
  *   crt is NULL with crt_len 0, or 1 <= crt_len <= HEM_REPLY_MAX_CRT
  *   the header segment is canonical base64url (hemcodec.h) of 1 to HEM_REPLY_MAX_HEADER
  *   characters
@@ -31,13 +32,15 @@
 
 #include <stddef.h>
 
+/* HEM_REPLY_MAX_IAT (2**53 - 1) and HEM_REPLY_MAX_CRT (bytes of DER certificate), the
+ * actions and the claims' names and sizes: generated from hemproto/schema.py. */
+#include "hemshape.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define HEM_REPLY_MAX_IAT 9007199254740991ULL /* 2**53 - 1 */
-#define HEM_REPLY_MAX_CRT 3072u                /* bytes of DER certificate */
-#define HEM_REPLY_MAX_HEADER 256u              /* characters of the header segment */
+#define HEM_REPLY_MAX_HEADER 256u /* characters of the header segment */
 
 /* Return codes beside hemcodec.h's HEM_E_SPACE (checked after the fields). */
 #define HEM_REPLY_E_FIELD (-7) /* a field outside the rules above: nothing written */
@@ -45,7 +48,9 @@ extern "C" {
 
 /* The longest token valid fields make (every claim, the largest iat, certificate and
  * header): an out_cap of this many characters is always enough. */
-#define HEM_REPLY_MAX_LEN 6241u
+#define HEM_REPLY_MAX_LEN                                                                   \
+    (HEM_REPLY_MAX_HEADER + 1u + (HEM_SHAPE_REPLY_MAX_PAYLOAD * 4u + 2u) / 3u + 1u +         \
+     HEM_SHAPE_SIGNATURE_CHARS)
 
 /* The exact length of the token for these fields (which need not be valid: the result
  * then means nothing). crt_len 0 means no "crt"; has_newfws / has_newuis say whether

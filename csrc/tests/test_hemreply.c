@@ -518,6 +518,29 @@ static void spoil_header_long(fields *f)
     f->header = long_header;
 }
 
+/* An action's letters followed by a NUL byte, within act_len: not the action. */
+static void test_act_with_a_nul(void)
+{
+    static const char *const acts[] = {"L", "W", "R", "B", "U", "O", ""};
+    char act[3] = {0};
+    char *out = xmalloc(HEM_REPLY_MAX_LEN);
+    fields f;
+    size_t k;
+
+    known_fields(&f);
+    for (k = 0; k < sizeof acts / sizeof acts[0]; k++) {
+        size_t n = strlen(acts[k]) + 1u;
+        ptrdiff_t r;
+        memcpy(act, acts[k], n);
+        memset(out, 0xA5, HEM_REPLY_MAX_LEN);
+        r = hem_checked_sign(f.key, f.jti, f.iss, f.aud, f.iat, act, n, NULL, 0, NULL, NULL,
+                             f.header, strlen(f.header), out, HEM_REPLY_MAX_LEN);
+        CHECKF(r == HEM_REPLY_E_FIELD && untouched(out, HEM_REPLY_MAX_LEN),
+               "act \"%s\" and a NUL byte: %ld", acts[k], (long)r);
+    }
+    free(out);
+}
+
 static void test_refusals(void)
 {
     static const struct {
@@ -651,6 +674,7 @@ int main(void)
         test_second_opinion();
         test_room();
         test_refusals();
+        test_act_with_a_nul();
         test_check_answer();
     }
     printf("%lu passed, %lu failed\n", n_passed, n_failed);

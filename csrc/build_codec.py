@@ -8,6 +8,7 @@ HEMPROTO_REQUIRE_C=1 is set, which makes a failed compile fail the install.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from cffi import FFI
@@ -16,15 +17,39 @@ HERE = Path(__file__).resolve().parent
 REQUIRE_C = os.environ.get("HEMPROTO_REQUIRE_C") == "1"
 # The C library's sources, as csrc/Makefile's LIB_NAMES lists them.
 LIBRARY = ("hemcodec", "hemcheck", "hemmac", "hemjson", "hemreply")
+# The public values of the generated shape header (every HEM_CHECK_* offset, the reply's
+# limits), readable from lib so that tests/test_c_shape.py can hold them to the schema;
+# taken from the header itself, so a new claim needs no line here.
+SHAPE_VALUES = re.findall(
+    r"^#define (HEM_(?:CHECK|REPLY)_[A-Z0-9_]+) ",
+    (HERE / "hemshape.h").read_text(encoding="ascii"),
+    re.MULTILINE,
+)
 
-# The Python side passes bytes objects straight through, which cffi allows for `char *`
-# parameters; these static shims adapt them to the library's unsigned char signatures.
+# The library's functions return a status and fill structs (hem_token_parts,
+# hem_check_found, hem_json_verdict, hem_json_outline). The static shims below are the
+# Python boundary: they pass bytes objects straight through (cffi allows them for `char *`
+# parameters; the library takes unsigned char), and, since every cffi out-parameter is an
+# allocation, they return each multi-value result packed into one integer by one rule:
+# -1 when there is no result (the Python side explains a refusal its own way), else the
+# struct's values in the order it lists them from the least significant bit up, each at a
+# fixed shift, then the call's own total, if it has one. Each shim's comment states its
+# shifts; the check's are also readable from lib (HEM_CHECK_HEADER_MASK,
+# HEM_CHECK_HAS_UIS, HEM_CHECK_SIGNED_SHIFT).
 CDEF = """
 #define HEM_E_CHAR ...
 #define HEM_E_LENGTH ...
 #define HEM_E_PADDING ...
 #define HEM_E_TRAILING ...
 #define HEM_E_SPACE ...
+#define HEM_E_SEGMENTS ...
+#define HEM_CHECK_OTHER ...
+#define HEM_CHECK_HEADER_MASK ...
+#define HEM_CHECK_HAS_UIS ...
+#define HEM_CHECK_SIGNED_SHIFT ...
+#define HEM_REPLY_MAX_HEADER ...
+#define HEM_REPLY_MAX_LEN ...
+#define HEM_REPLY_E_FIELD ...
 ptrdiff_t hemx_b64url_encode(const char *in, size_t in_len, char *out, size_t out_cap);
 ptrdiff_t hemx_b64_encode(const char *in, size_t in_len, char *out, size_t out_cap);
 ptrdiff_t hemx_b64url_decode(const char *in, size_t in_len, char *out, size_t out_cap,
@@ -53,7 +78,7 @@ long hemx_check_answer(const char *key, const char *check_signed, size_t check_s
                        unsigned long long iat, const char *act, size_t act_len, const char *crt,
                        size_t crt_len, const char *newfws, const char *newuis,
                        const char *header, size_t header_len, char *out, size_t out_cap);
-"""
+""" + "".join(f"#define {name} ...\n" for name in SHAPE_VALUES)
 
 SHIMS = """
 #include "hemcodec.h"
@@ -71,9 +96,7 @@ static ptrdiff_t hemx_b64_decode(const char *in, size_t n, char *out, size_t cap
 { return hem_b64_decode(in, n, (unsigned char *)out, cap, e); }
 static int hemx_ct_equal(const char *a, const char *b, size_t n)
 { return hem_ct_equal(a, b, n); }
-/* One call instead of three, and no out-parameter to allocate: on success the two '.'
- * offsets and the decoded total come back packed in one integer (the caller keeps tokens
- * far below 2**21 characters); any refusal is -1 and the caller explains it the slow way. */
+/* dot1 | dot2 << 21 | total << 42; -1 from 2**21 characters on (callers stay far below). */
 static long long hemx_token_decode(const char *t, size_t n, char *out, size_t cap)
 {
     hem_token_parts parts;
@@ -85,8 +108,18 @@ static long long hemx_token_decode(const char *t, size_t n, char *out, size_t ca
         return -1;
     return (long long)parts.dot1 | (long long)parts.dot2 << 21 | (long long)total << 42;
 }
+/* header | has_uis << 1 | signed_len << 2; HEM_CHECK_OTHER (-1) for another shape. */
+#define HEM_CHECK_HEADER_MASK 1
+#define HEM_CHECK_HAS_UIS 2
+#define HEM_CHECK_SIGNED_SHIFT 2
 static long hemx_check_scan(const char *t, size_t n, char *out)
-{ return hem_check_scan(t, n, (unsigned char *)out); }
+{
+    hem_check_found found;
+    if (hem_check_scan(t, n, (unsigned char *)out, &found) != 0)
+        return HEM_CHECK_OTHER;
+    return (long)found.header | (found.has_uis ? HEM_CHECK_HAS_UIS : 0) |
+           (long)found.signed_len << HEM_CHECK_SIGNED_SHIFT;
+}
 static void hemx_sha256(const char *d, size_t n, char *out)
 { hem_sha256(d, n, (unsigned char *)out); }
 static void hemx_hmac_sha256(const char *k, size_t kn, const char *m, size_t n, char *out)

@@ -1,7 +1,8 @@
 /*
  * hemcheck: the device check's exact shape, matched and decoded in one pass (see
- * hemcheck.h). Every length is fixed by the shape, so the walk below never reads outside
- * the bytes it decoded; every base64 text goes through hemcodec's strict decoders.
+ * hemcheck.h). The shape's facts come from hemshape.h, generated from hemproto/schema.py.
+ * Every length is fixed by the shape, so the walk below never reads outside the bytes it
+ * decoded; every base64 text goes through hemcodec's strict decoders.
  */
 #include "hemcheck.h"
 
@@ -9,68 +10,42 @@
 
 #include "hemcodec.h"
 
-#define HEADER_CHARS 58u /* base64url of the 43 header bytes */
-#define HEADER_BYTES 43u
-#define SIGNATURE_CHARS 43u
-#define SIGNATURE_BYTES 32u
-#define CLAIM_COUNT 8u
-#define UIS_INDEX 6u
-/* Characters of the padded base64 of 32, 64 and 16 bytes. */
-#define B32 44u
-#define B64 88u
-#define B16 24u
-/* The payload JSON with every claim (493 bytes): braces, seven commas, eight "nnn":"" */
-#define JSON_MAX (2u + 7u + 8u * 8u + 5u * B32 + 2u * B64 + B16)
-#define VALUE_MAX (B64 / 4u * 3u) /* hem_b64_decoded_max(B64): room for the largest claim */
+#define CLAIMS HEM_SHAPE_CHECK_CLAIMS
+#define OPTIONAL HEM_SHAPE_CHECK_OPTIONAL
+#define HEADERS HEM_SHAPE_HEADERS
+#define HEADER_BYTES HEM_SHAPE_HEADER_BYTES
+#define HEADER_CHARS HEM_SHAPE_HEADER_CHARS
+#define SIGNATURE_BYTES HEM_SHAPE_SIGNATURE_BYTES
+#define SIGNATURE_CHARS HEM_SHAPE_SIGNATURE_CHARS
 
-static const char header_json[2][HEADER_BYTES + 1u] = {
-    "{\"ecdh\":\"x25519\",\"typ\":\"JWT\",\"alg\":\"HS256\"}",
-    "{\"ecdh\":\"x25519\",\"alg\":\"HS256\",\"typ\":\"JWT\"}",
-};
+static const char header_json[HEADERS][HEADER_BYTES + 1u] = {HEM_SHAPE_HEADER_TEXTS};
 
+/* One claim, in hemshape.h's order of fields: its name, the characters of its base64 and
+ * the bytes they decode to, and where those go in out. */
 typedef struct {
-    char name[4];
-    unsigned char chars, bytes;
-    unsigned short offset;
+    const char *name;
+    unsigned short name_len, chars, bytes, offset;
 } claim_shape;
 
-static const claim_shape claims[CLAIM_COUNT] = {
-    {"jti", B32, 32, HEM_CHECK_JTI}, {"iss", B32, 32, HEM_CHECK_ISS},
-    {"qid", B32, 32, HEM_CHECK_QID}, {"aud", B32, 32, HEM_CHECK_AUD},
-    {"fws", B64, 64, HEM_CHECK_FWS}, {"bls", B64, 64, HEM_CHECK_BLS},
-    {"uis", B32, 32, HEM_CHECK_UIS}, {"csn", B16, 16, HEM_CHECK_CSN},
-};
+static const claim_shape claims[CLAIMS] = {HEM_SHAPE_CHECK_TABLE};
 
-/* Bytes of the payload JSON: braces, a comma between members, and per member
- * "nnn":"value" (8 characters around the value). 493 with "uis", 440 without. */
-static size_t json_length(int with_uis)
-{
-    size_t k, total = 2u, members = 0;
-
-    for (k = 0; k < CLAIM_COUNT; k++) {
-        if (k == UIS_INDEX && !with_uis)
-            continue;
-        total += 8u + claims[k].chars;
-        members++;
-    }
-    return total + members - 1u;
-}
-
-/* Walk the payload JSON member by member, decoding each value into out. */
-static int match_claims(const unsigned char *json, size_t json_len, int with_uis,
+/* Walk the payload JSON member by member, {"name":"value" then ,"name":"value", decoding
+ * each value into out. */
+static int match_claims(const unsigned char *json, size_t json_len, int with_optional,
                         unsigned char *out)
 {
-    unsigned char value[VALUE_MAX];
+    unsigned char value[HEM_SHAPE_CHECK_VALUE_MAX];
     size_t k, pos = 0;
 
-    for (k = 0; k < CLAIM_COUNT; k++) {
+    for (k = 0; k < CLAIMS; k++) {
         const claim_shape *c = &claims[k];
-        if (k == UIS_INDEX && !with_uis)
+        if (k == OPTIONAL && !with_optional)
             continue;
         if (json[pos] != (pos == 0 ? '{' : ',') || json[pos + 1u] != '"' ||
-            memcmp(json + pos + 2u, c->name, 3u) != 0 || memcmp(json + pos + 5u, "\":\"", 3u) != 0)
+            memcmp(json + pos + 2u, c->name, c->name_len) != 0 ||
+            memcmp(json + pos + 2u + c->name_len, "\":\"", 3u) != 0)
             return 0;
-        pos += 8u;
+        pos += 5u + c->name_len;
         if (hem_b64_decode((const char *)json + pos, c->chars, value, sizeof value, NULL) !=
             (ptrdiff_t)c->bytes)
             return 0;
@@ -83,22 +58,26 @@ static int match_claims(const unsigned char *json, size_t json_len, int with_uis
     return json[pos] == '}' && pos + 1u == json_len;
 }
 
-long hem_check_scan(const char *token, size_t token_len, unsigned char out[HEM_CHECK_OUT])
+int hem_check_scan(const char *token, size_t token_len, unsigned char out[HEM_CHECK_OUT],
+                   hem_check_found *found)
 {
-    unsigned char header[HEADER_BYTES], json[JSON_MAX];
+    unsigned char header[HEADER_BYTES], json[HEM_SHAPE_CHECK_JSON_FULL];
     size_t payload_chars, json_len, signed_len;
-    int with_uis, variant;
+    int with_optional, variant;
 
+    /* The payload's length alone says whether the optional claim is there. */
     if (token_len < HEADER_CHARS + 2u + SIGNATURE_CHARS)
         return HEM_CHECK_OTHER;
     payload_chars = token_len - HEADER_CHARS - 2u - SIGNATURE_CHARS;
-    if (payload_chars == hem_b64url_encoded_len(json_length(1)))
-        with_uis = 1;
-    else if (payload_chars == hem_b64url_encoded_len(json_length(0)))
-        with_uis = 0;
-    else
+    if (payload_chars == HEM_SHAPE_CHECK_PAYLOAD_FULL) {
+        with_optional = 1;
+        json_len = HEM_SHAPE_CHECK_JSON_FULL;
+    } else if (payload_chars == HEM_SHAPE_CHECK_PAYLOAD_SHORT) {
+        with_optional = 0;
+        json_len = HEM_SHAPE_CHECK_JSON_SHORT;
+    } else {
         return HEM_CHECK_OTHER;
-    json_len = json_length(with_uis);
+    }
     signed_len = HEADER_CHARS + 1u + payload_chars;
     if (token[HEADER_CHARS] != '.' || token[signed_len] != '.')
         return HEM_CHECK_OTHER;
@@ -106,11 +85,10 @@ long hem_check_scan(const char *token, size_t token_len, unsigned char out[HEM_C
     if (hem_b64url_decode(token, HEADER_CHARS, header, sizeof header, NULL) !=
         (ptrdiff_t)HEADER_BYTES)
         return HEM_CHECK_OTHER;
-    if (memcmp(header, header_json[0], HEADER_BYTES) == 0)
-        variant = 0;
-    else if (memcmp(header, header_json[1], HEADER_BYTES) == 0)
-        variant = 1;
-    else
+    for (variant = 0; variant < (int)HEADERS; variant++)
+        if (memcmp(header, header_json[variant], HEADER_BYTES) == 0)
+            break;
+    if (variant == (int)HEADERS)
         return HEM_CHECK_OTHER;
 
     if (hem_b64url_decode(token + HEADER_CHARS + 1u, payload_chars, json, sizeof json, NULL) !=
@@ -119,13 +97,15 @@ long hem_check_scan(const char *token, size_t token_len, unsigned char out[HEM_C
     if (hem_b64url_decode(token + signed_len + 1u, SIGNATURE_CHARS, out + HEM_CHECK_SIG,
                           SIGNATURE_BYTES, NULL) != (ptrdiff_t)SIGNATURE_BYTES)
         return HEM_CHECK_OTHER;
-    if (!with_uis)
-        memset(out + HEM_CHECK_UIS, 0, 32u);
-    if (!match_claims(json, json_len, with_uis, out))
+    if (!with_optional)
+        memset(out + claims[OPTIONAL].offset, 0, claims[OPTIONAL].bytes);
+    if (!match_claims(json, json_len, with_optional, out))
         return HEM_CHECK_OTHER;
     /* A check addressed to its own issuer is refused: the general path explains it. */
-    if (memcmp(out + HEM_CHECK_ISS, out + HEM_CHECK_AUD, 32u) == 0)
+    if (memcmp(out + HEM_CHECK_ISS, out + HEM_CHECK_AUD, HEM_SHAPE_CHECK_KEY_BYTES) == 0)
         return HEM_CHECK_OTHER;
-    return (long)variant | (with_uis ? HEM_CHECK_HAS_UIS : 0) |
-           (long)signed_len << HEM_CHECK_SIGNED_SHIFT;
+    found->header = variant;
+    found->has_uis = with_optional;
+    found->signed_len = signed_len;
+    return 0;
 }

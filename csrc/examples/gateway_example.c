@@ -144,8 +144,8 @@ int main(int argc, char **argv)
     const char *token = example_check;
     const char *key_hex = rfc7748_shared_hex;
     unsigned char fields[HEM_CHECK_OUT], key[KEY_LEN];
-    size_t token_len, signed_len;
-    long scanned;
+    size_t token_len;
+    hem_check_found found;
 
     setvbuf(stdout, NULL, _IOLBF, 0); /* keep stdout and stderr lines in order */
     if (argc > 3) {
@@ -170,16 +170,13 @@ int main(int argc, char **argv)
     }
 
     /* 2. One pass: the exact device shape, every field decoded, or HEM_CHECK_OTHER. */
-    scanned = hem_check_scan(token, token_len, fields);
-    if (scanned == HEM_CHECK_OTHER) {
+    if (hem_check_scan(token, token_len, fields, &found) == HEM_CHECK_OTHER) {
         explain(token, token_len);
         return 1;
     }
-    signed_len = (size_t)(scanned >> HEM_CHECK_SIGNED_SHIFT);
     printf("token: %lu characters, signed part %lu, header %d, %s uis\n",
-           (unsigned long)token_len, (unsigned long)signed_len,
-           (int)(scanned & HEM_CHECK_HEADER_MASK),
-           scanned & HEM_CHECK_HAS_UIS ? "with" : "without");
+           (unsigned long)token_len, (unsigned long)found.signed_len, found.header,
+           found.has_uis ? "with" : "without");
 
     /* 3. Unverified, and used for one thing only: finding the key. A gateway looks up its
      *    private key for aud (refusing a check for a key it does not hold) and computes
@@ -190,7 +187,7 @@ int main(int argc, char **argv)
     /* 4. The MAC over the first signed_len characters, compared in constant time inside
      *    hem_hs256_verify: memcmp may stop at the first differing byte, and that timing
      *    lets an attacker forge a MAC one byte at a time. */
-    if (!hem_hs256_verify(key, sizeof key, token, signed_len, fields + HEM_CHECK_SIG)) {
+    if (!hem_hs256_verify(key, sizeof key, token, found.signed_len, fields + HEM_CHECK_SIG)) {
         fprintf(stderr, "rejected: MAC mismatch\n");
         return 1;
     }

@@ -7,11 +7,11 @@
  *     token at its two '.', decodes the segments with the slow reference decoders of
  *     fuzz_common.h and walks the payload JSON as a fixed sequence of literals and claim
  *     values. It shares no code or tables with csrc/hemcheck.c or csrc/hemcodec.c.
- * Both must match the same tokens with the same flags, signed length and field bytes, and
- * refuse all others with HEM_CHECK_OTHER.
+ * Both must match the same tokens with the same header, "uis" flag, signed length and
+ * field bytes, and refuse all others with HEM_CHECK_OTHER.
  *
- * On a match, also: the fields re-encoded with the exact template (the header its flag
- * names, the claims in device order, "uis" only when flagged, then the signature) through
+ * On a match, also: the fields re-encoded with the exact template (the header it names,
+ * the claims in device order, "uis" only when flagged, then the signature) through
  * hem_b64_encode and hem_b64url_encode give the input byte for byte; the signed length is
  * the index of the second '.'; iss != aud; an absent "uis" leaves 32 zero bytes; the whole
  * output is the same whatever the buffer held before; hem_token_decode accepts the token
@@ -110,14 +110,15 @@ static int ref_payload(const unsigned char *json, size_t len, unsigned char *fie
     return with_uis;
 }
 
-/* hem_check_scan's contract restated: HEM_CHECK_OTHER, or the flags and the signed length
- * with every field in fields (HEM_CHECK_OUT bytes). */
-static long ref_scan(const unsigned char *s, size_t n, unsigned char *fields)
+/* hem_check_scan's contract restated: HEM_CHECK_OTHER, or 0 with the header, the "uis"
+ * flag and the signed length in *found and every field in fields (HEM_CHECK_OUT bytes). */
+static int ref_scan(const unsigned char *s, size_t n, unsigned char *fields,
+                    hem_check_found *found)
 {
     size_t dots[2], ndots = 0, i;
     unsigned char *header, *json, *sig;
     ref_result h, p, g;
-    long result = HEM_CHECK_OTHER;
+    int result = HEM_CHECK_OTHER;
     int variant = -1, with_uis;
 
     for (i = 0; i < n; i++)
@@ -149,8 +150,10 @@ static long ref_scan(const unsigned char *s, size_t n, unsigned char *fields)
         goto done;
     if (memcmp(fields + HEM_CHECK_ISS, fields + HEM_CHECK_AUD, 32) == 0)
         goto done;
-    result = (long)variant | (with_uis ? HEM_CHECK_HAS_UIS : 0) |
-             (long)dots[1] << HEM_CHECK_SIGNED_SHIFT;
+    found->header = variant;
+    found->has_uis = with_uis;
+    found->signed_len = dots[1];
+    result = 0;
 done:
     free(sig);
     free(json);
@@ -211,10 +214,11 @@ static size_t template_token(int variant, const char *json, size_t json_len,
 }
 
 /* Everything a match promises about the token and the decoded fields. */
-static void check_match(const unsigned char *in, size_t n, long got, const unsigned char *out)
+static void check_match(const unsigned char *in, size_t n, const hem_check_found *found,
+                        const unsigned char *out)
 {
-    int variant = (int)(got & HEM_CHECK_HEADER_MASK), with_uis = (got & HEM_CHECK_HAS_UIS) != 0;
-    size_t signed_len = (size_t)(got >> HEM_CHECK_SIGNED_SHIFT), json_len, token_len, k;
+    int variant = found->header, with_uis = found->has_uis;
+    size_t signed_len = found->signed_len, json_len, token_len, k;
     const unsigned char *dot1 = memchr(in, '.', n), *dot2;
     char json[JSON_ROOM], token[TOKEN_ROOM];
 
@@ -255,6 +259,17 @@ static void check_match(const unsigned char *in, size_t n, long got, const unsig
     }
 }
 
+/* A verdict in words, for the log of a finding. */
+static const char *describe(int result, const hem_check_found *found, char *text, size_t cap)
+{
+    if (result != 0)
+        snprintf(text, cap, "a refusal (%d)", result);
+    else
+        snprintf(text, cap, "header %d, %s uis, signed length %zu", found->header,
+                 found->has_uis ? "with" : "without", found->signed_len);
+    return text;
+}
+
 /* How many inputs matched, said at exit: a run where none did tested little. */
 static unsigned long inputs_run, inputs_matched;
 
@@ -269,39 +284,55 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
     unsigned char *in = exact_copy(data, n);
     unsigned char *out = exact_alloc(HEM_CHECK_OUT);
     unsigned char *again = exact_alloc(HEM_CHECK_OUT);
+    hem_check_found *found = (hem_check_found *)(void *)exact_alloc(sizeof *found);
     unsigned char ref_fields[HEM_CHECK_OUT];
-    long got, want;
+    hem_check_found found_again, ref_found;
+    int got, want;
 
     if (inputs_run++ == 0)
         atexit(say_matches);
     memset(out, 0xA5, HEM_CHECK_OUT);
-    got = hem_check_scan((const char *)in, n, out);
-    REQUIRE_MSG(got == HEM_CHECK_OTHER || got >= 0, "an undocumented result");
-    inputs_matched += got >= 0;
+    got = hem_check_scan((const char *)in, n, out, found);
+    REQUIRE_MSG(got == HEM_CHECK_OTHER || got == 0, "an undocumented result");
+    inputs_matched += got == 0;
 
-    if (got >= 0) {
-        check_match(in, n, got, out);
+    if (got == 0) {
+        REQUIRE_MSG((found->header == 0 || found->header == 1) &&
+                        (found->has_uis == 0 || found->has_uis == 1),
+                    "a header number or a uis flag out of range");
+        check_match(in, n, found, out);
         /* A match fills all HEM_CHECK_OUT bytes: nothing left over from before shows. */
         memset(again, 0x5A, HEM_CHECK_OUT);
-        REQUIRE(hem_check_scan((const char *)in, n, again) == got);
+        REQUIRE(hem_check_scan((const char *)in, n, again, &found_again) == 0);
+        REQUIRE(found_again.header == found->header && found_again.has_uis == found->has_uis &&
+                found_again.signed_len == found->signed_len);
         REQUIRE_MSG(memcmp(out, again, HEM_CHECK_OUT) == 0,
                     "the output depends on what the buffer held before");
     }
 
-    want = ref_scan(in, n, ref_fields);
-    if (got != want)
-        fprintf(stderr, "hemfuzz: hem_check_scan gave %ld, the reference matcher %ld\n", got,
-                want);
-    REQUIRE_MSG(got < 0 || want >= 0, "matched a token that is not in the shape");
-    REQUIRE_MSG(got >= 0 || want < 0, "refused a token in the shape");
-    REQUIRE_MSG(got == want, "the flags or the signed length differ from the reference's");
-    if (got >= 0)
+    want = ref_scan(in, n, ref_fields, &ref_found);
+    if (got != want ||
+        (got == 0 && (found->header != ref_found.header || found->has_uis != ref_found.has_uis ||
+                      found->signed_len != ref_found.signed_len))) {
+        char mine[80], theirs[80];
+        fprintf(stderr, "hemfuzz: hem_check_scan gave %s, the reference matcher %s\n",
+                describe(got, found, mine, sizeof mine),
+                describe(want, &ref_found, theirs, sizeof theirs));
+    }
+    REQUIRE_MSG(got != 0 || want == 0, "matched a token that is not in the shape");
+    REQUIRE_MSG(got == 0 || want != 0, "refused a token in the shape");
+    if (got == 0) {
+        REQUIRE_MSG(found->header == ref_found.header && found->has_uis == ref_found.has_uis &&
+                        found->signed_len == ref_found.signed_len,
+                    "the header, uis flag or signed length differ from the reference's");
         REQUIRE_MSG(memcmp(out, ref_fields, HEM_CHECK_OUT) == 0,
                     "the fields differ from the reference matcher's");
+    }
 
     if (n == 0)
-        REQUIRE(hem_check_scan(NULL, 0, out) == HEM_CHECK_OTHER);
+        REQUIRE(hem_check_scan(NULL, 0, out, &found_again) == HEM_CHECK_OTHER);
 
+    free(found);
     free(again);
     free(out);
     free(in);

@@ -232,14 +232,16 @@ def ct_equal(a: BytesLike, b: BytesLike) -> bool:
     return _ct_equal(_pointer(a), _pointer(b), len(a)) == 1
 
 
-# Packed results, the one rule: the C entry points that give several numbers
-# (hemx_token_decode and hemx_check_scan, csrc/build_codec.py) return them in one integer,
-# so that no out-parameter is allocated per call. A negative value is a refusal, which the
-# caller explains on its general path; otherwise the fields of the C result struct sit side
-# by side, the first from bit 0 and each next one from a fixed shift above it:
-#   hemx_token_decode: first '.' (bits 0-20), second '.' (bits 21-41), decoded total (42-);
-#   hemx_check_scan:   flags (_pycodec.CHECK_HEADER_MASK | CHECK_HAS_UIS) in the low bits,
-#                      then the signed text's length from bit _pycodec.CHECK_SIGNED_SHIFT.
+# Packed results, the one rule (csrc/build_codec.py states it for the shims): the C entry
+# points with several numbers to give (hemx_token_decode, hemx_check_scan) return them in
+# one integer, since every cffi out-parameter would be an allocation per call. A negative
+# value means no result, and the caller explains a refusal on its general path; otherwise
+# the C result struct's fields sit side by side in the order it lists them, the first from
+# bit 0 and each next at a fixed shift, then the call's own total, if it has one:
+#   hemx_token_decode: hem_token_parts' dot1 (bits 0-20) and dot2 (21-41), then the decoded
+#                      total (from bit 42);
+#   hemx_check_scan:   hem_check_found's header (HEM_CHECK_HEADER_MASK) and has_uis
+#                      (HEM_CHECK_HAS_UIS), then signed_len from bit HEM_CHECK_SIGNED_SHIFT.
 _token_decode = lib.hemx_token_decode
 
 
@@ -268,7 +270,7 @@ _check_scan = lib.hemx_check_scan
 _CHECK_SIZE: Final = schema.CHECK_SCAN_LAYOUT.size
 _unpack_check = schema.CHECK_SCAN_LAYOUT.unpack_from
 _CHECK_MAX_LENGTH: Final = schema.CHECK_MAX_LENGTH
-_SIGNED_SHIFT: Final = _pycodec.CHECK_SIGNED_SHIFT
+_SIGNED_SHIFT: Final = lib.HEM_CHECK_SIGNED_SHIFT  # see Packed results
 # The scan's own free list (see _scratch): each entry is a buffer and a view of it, made
 # together once.
 _check_scratch: list[tuple[CharArray, CBuffer]] = []
@@ -364,7 +366,7 @@ _checked_sign = lib.hemx_checked_sign
 _check_answer = lib.hemx_check_answer
 _REPLY_ACTIONS: Final = {act: act.encode("ascii") for act in schema.ACTIONS}
 _MAX_IAT: Final = schema.MAX_IAT
-_REPLY_CAP: Final = _pycodec.REPLY_MAX_LENGTH  # within SCRATCH_SIZE: a scratch buffer fits
+_REPLY_CAP: Final = lib.HEM_REPLY_MAX_LEN  # within SCRATCH_SIZE: a scratch buffer fits
 _MAC_MISMATCH: Final = lib.HEM_REPLY_E_MAC
 
 

@@ -46,12 +46,23 @@ class FFI:
     def unpack(self, cdata: LongLongArray, length: int) -> list[int]: ...
 
 class Lib:
+    # The CDEF's own constants. The values it takes from the generated csrc/hemshape.h (the
+    # check's field offsets, the reply's limits) are in lib too, for tests; Python code
+    # reads those facts from hemproto.schema.
     HEM_E_CHAR: int
     HEM_E_LENGTH: int
     HEM_E_PADDING: int
     HEM_E_TRAILING: int
     HEM_E_SPACE: int
+    HEM_E_SEGMENTS: int
+    HEM_CHECK_OTHER: int
+    HEM_CHECK_HEADER_MASK: int
+    HEM_CHECK_HAS_UIS: int
+    HEM_CHECK_SIGNED_SHIFT: int
     HEM_JSON_OUTLINE_MEMBERS: int
+    HEM_REPLY_MAX_HEADER: int
+    HEM_REPLY_MAX_LEN: int
+    HEM_REPLY_E_FIELD: int
     HEM_REPLY_E_MAC: int
 
     def hemx_b64url_encode(

@@ -22,9 +22,7 @@ import hmac
 import re
 
 from . import schema
-
-# Re-exported for modules that still import them from here; their home is _bytes.
-from ._bytes import BytesLike, as_ascii, as_bytes, byte_length
+from ._bytes import BytesLike, as_ascii, as_bytes
 from .errors import EncodingError
 
 __all__ = [
@@ -32,15 +30,11 @@ __all__ = [
     "ERR_LENGTH",
     "ERR_PADDING",
     "ERR_TRAILING",
-    "BytesLike",
-    "as_ascii",
-    "as_bytes",
     "b64_canonical",
     "b64_decode",
     "b64_encode",
     "b64url_decode",
     "b64url_encode",
-    "byte_length",
     "check_answer",
     "checked_sign",
     "ct_equal",

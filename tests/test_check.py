@@ -228,7 +228,7 @@ def test_check_mac_key_is_the_raw_x25519_secret(
     token = make_check()
     secret = hemproto.x25519_shared(backend_key.private_bytes(), device_key.public)
     assert secret == hemproto.x25519_shared(
-        device_key.private_bytes(), backend_key.public, backend="nacl"
+        device_key.private_bytes(), backend_key.public, provider="nacl"
     )
     assert hemproto.verify_ejwt(token, secret) == hemproto.parse_check(token).to_dict()
 

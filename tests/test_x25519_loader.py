@@ -43,6 +43,6 @@ def test_exchanges_agree_with_both_constructors(monkeypatch: pytest.MonkeyPatch)
     fast = backend.shared(device.public)
     monkeypatch.setattr(x25519, "_from_public_bytes", X25519PublicKey.from_public_bytes)
     assert backend.shared(device.public) == fast == device.shared(backend.public)
-    assert hemproto.x25519_shared(backend.private_bytes(), device.public, backend="nacl") == fast
+    assert hemproto.x25519_shared(backend.private_bytes(), device.public, provider="nacl") == fast
     with pytest.raises(KeyAgreementError):
         backend.shared(bytes(32))  # small order, refused the same way

@@ -858,9 +858,9 @@ def test_a_parsed_challenge_owns_its_header_and_extra(variant: int, path: str) -
 
 
 def test_a_scanned_challenge_is_an_ordinary_frozen_check_challenge() -> None:
-    # The fast path fills a twin class and assigns __class__: the result must be exactly a
-    # CheckChallenge, as immutable, comparable and copyable as one built the long way.
-    assert claims._ScannedCheck.__slots__ == CheckChallenge.__slots__
+    # CheckChallenge._validated fills a twin class and assigns __class__: the result must be
+    # exactly a CheckChallenge, as immutable, comparable and copyable as one built the long way.
+    assert claims._Unfilled.__slots__ == CheckChallenge.__slots__
     token = _signed().token
     fast = hemproto.parse_check(token)
     assert _codec.scan_check(token) is not None

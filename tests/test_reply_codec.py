@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hemproto
-from hemproto import _codec, _pycodec, claims
+from hemproto import _codec, _fastpath, _pycodec
 from hemproto.claims import ACTIONS, MAX_CERTIFICATE_SIZE, CheckedReply
 from hemproto.jws import _DEFAULT_HEADER_SEGMENT, MAX_TOKEN_LENGTH, sign_ejwt
 
@@ -251,4 +251,4 @@ def test_sign_checked_uses_the_codec_for_valid_fields(monkeypatch: pytest.Monkey
     with pytest.raises(hemproto.ClaimError, match="act"):
         hemproto.sign_checked(key, **fields)
     assert len(calls) == 2
-    assert claims._REPLY_HEADER == HEADER
+    assert _fastpath.REPLY_HEADER == HEADER

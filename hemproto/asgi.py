@@ -20,8 +20,8 @@ from typing import Any, NamedTuple, TypeAlias
 
 from . import _codec
 from .backend import Backend
+from .bodies import MAX_REQUEST_BODY
 from .cbor import from_cbor, to_cbor
-from .claims import MAX_REQUEST_BODY
 from .device import DeviceEmulator
 from .errors import HemProtoError
 from .status import (

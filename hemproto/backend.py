@@ -16,21 +16,14 @@ from dataclasses import dataclass
 
 from . import _codec
 from ._bytes import BytesLike
+from ._fastpath import answer_check, check_mac_with, scanned_fields
 from ._pycodec import CHECK_HAS_UIS
-from .claims import (
-    MAX_CERTIFICATE_SIZE,
-    MAX_REQUEST_BODY,
-    CheckChallenge,
-    answer_check,
-    check_mac_with,
-    device_check_parts,
-    request_object,
-    sign_checked,
-    verify_check_with,
-)
+from .bodies import MAX_REQUEST_BODY, request_object
+from .claims import CheckChallenge, device_check_parts, sign_checked, verify_check_with
 from .errors import HemProtoError, ReplayedNonce, ReplayStoreUnavailable
 from .releases import Decision, Policy, ReleaseRegistry
 from .replay import MemoryReplayStore, ReplayStore
+from .schema import CHECK_CLAIMS, CHECK_NAMES, MAX_CERTIFICATE_SIZE, MAX_IAT
 from .status import OK, TOO_LARGE, Response, backend_status
 from .x25519 import KeyPair
 
@@ -43,8 +36,10 @@ log = logging.getLogger("hemproto.backend")
 # Distinct (fws, bls, uis) decisions remembered; a fleet runs a handful of releases.
 _DECISION_MEMORY = 1024
 
-# The largest iat a reply carries (claims' bound: every JSON reader holds it exactly).
-_MAX_IAT = 2**53 - 1
+# The size of a certificate serial, as a check carries it.
+_SERIAL_SIZE = CHECK_CLAIMS[CHECK_NAMES.index("csn")].size
+# The scan's fields _answer_device reads, by name.
+_ANSWER_FIELDS = scanned_fields("jti", "iss", "aud", "fws", "bls", "uis", "csn", "signature")
 # What the device is told: the decision, the iat (the backend's clock), the signed reply.
 _Reply = tuple[Decision, int, str]
 
@@ -173,8 +168,8 @@ def _certificates(certificates: Mapping[bytes, bytes]) -> dict[bytes, bytes]:
     # Checked here, so that a bad certificate fails at start-up, not after a nonce is spent.
     checked: dict[bytes, bytes] = {}
     for serial, der in certificates.items():
-        if type(serial) is not bytes or len(serial) != 16:
-            raise ValueError("certificate serials (csn) must be 16 bytes")
+        if type(serial) is not bytes or len(serial) != _SERIAL_SIZE:
+            raise ValueError(f"certificate serials (csn) must be {_SERIAL_SIZE} bytes")
         if type(der) is not bytes or not 1 <= len(der) <= MAX_CERTIFICATE_SIZE:
             raise ValueError(f"certificates must be 1 to {MAX_CERTIFICATE_SIZE} bytes of DER")
         checked[serial] = der
@@ -247,7 +242,7 @@ class Backend:
             policy, releases = self.policy, self.releases
             if type(policy) is Policy and type(releases) is ReleaseRegistry:
                 now = self._clock()
-                if 0 <= now <= _MAX_IAT:  # else the reply is made, and refused, as ever
+                if 0 <= now <= MAX_IAT:  # else the reply is made, and refused, as ever
                     # _remembered's lookup, inline: the hot path of a busy backend.
                     state, known = self._decisions
                     decision = (
@@ -294,9 +289,10 @@ class Backend:
         if scanned is None:
             return None
         now = self._clock()
-        if not 0 <= now <= _MAX_IAT:
+        if not 0 <= now <= MAX_IAT:
             return None
-        flags, (jti, iss, _, aud, fws, bls, uis, csn, signature), signing_input = scanned
+        flags, fields, signing_input = scanned
+        jti, iss, aud, fws, bls, uis, csn, signature = _ANSWER_FIELDS(fields)
         signatures = (fws, bls, uis if flags & CHECK_HAS_UIS else None)
         state, known = self._decisions
         decision = known.get(signatures) if state == (policy, releases, len(releases)) else None

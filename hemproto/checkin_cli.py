@@ -14,9 +14,9 @@ import ssl
 from typing import Any, TextIO
 
 from ._codec import b64_encode
-from .claims import ACTION_MEANINGS
 from .errors import RelayError, RelayNetworkError
 from .relay import RelayOutcome
+from .schema import ACTION_MEANINGS
 
 __all__ = [
     "EXIT_INVALID",

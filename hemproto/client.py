@@ -98,7 +98,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
-from .claims import MAX_BODY_LENGTH, request_object
+from .bodies import MAX_BODY_LENGTH, request_object
 from .errors import HemProtoError, RelayError, RelayNetworkError
 from .relay import JsonBody, RelayOutcome, relay_checkin, relay_checkin_async
 

@@ -17,9 +17,11 @@ from typing import cast
 
 from . import _codec
 from ._bytes import BytesLike, byte_length
-from .claims import CHECK_CLAIMS, CheckChallenge, CheckedReply, request_object, verify_checked
+from .bodies import request_object
+from .claims import CheckChallenge, CheckedReply, verify_checked
 from .errors import ClaimError, DeviceStopped, HemProtoError
 from .jws import sign_ejwt
+from .schema import CHECK_CLAIMS
 from .status import OK, UNAUTHORIZED, UNAVAILABLE, Response, device_status
 from .x25519 import KeyPair, key_bytes
 

@@ -30,12 +30,12 @@ from typing import Any, ClassVar, TextIO
 from . import _codec
 from .asgi import LOGGER_NAME, ASGIApp, RequestLine, backend_app, device_app, request_message
 from .backend import Backend
-from .claims import MAX_CERTIFICATE_SIZE
 from .cli import UsageError
 from .device import DeviceEmulator
 from .errors import HemProtoError
 from .releases import ReleaseFileWatcher, ReleaseRegistry
 from .replay import MemoryReplayStore, ReplayStore
+from .schema import MAX_CERTIFICATE_SIZE
 from .x25519 import KeyPair, read_public_key
 
 __all__ = ["CONFIG_ENV", "add_serve_parser", "cmd_serve_backend", "cmd_serve_device", "main"]

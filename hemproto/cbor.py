@@ -12,11 +12,13 @@ from typing import Any
 import cbor2
 
 from . import _codec
+from ._bytes import BytesLike, as_bytes, byte_length
 from ._json import MAX_DEPTH as JSON_MAX_DEPTH
 from ._json import MAX_SAFE_INTEGER, dumps_compact
-from ._pycodec import BytesLike, as_bytes, byte_length
-from .errors import EncodingError, HemProtoError, MalformedToken
-from .jws import SIGNATURE_SIZE, DecodedToken, decode_ejwt
+from ._pycodec import b64_canonical
+from .errors import HemProtoError, MalformedToken
+from .jws import DecodedToken, decode_ejwt
+from .schema import CBOR_CLAIM_NUMBERS, HEADER_TEXTS, SIGNATURE_SIZE
 
 __all__ = [
     "FORM_COMPACT",
@@ -34,29 +36,14 @@ FORM_VERBATIM = 1
 # checked before any decoding.
 MAX_CBOR_LENGTH = 8192
 # Index = the number a header text travels as: the device's order, then the login order.
-KNOWN_HEADERS: tuple[str, ...] = (
-    '{"ecdh":"x25519","typ":"JWT","alg":"HS256"}',
-    '{"ecdh":"x25519","alg":"HS256","typ":"JWT"}',
-)
-# Index = the integer key a claim name travels as: the check's claims, then the checked's.
-# Append only: a number once given keeps its meaning, or old envelopes would change.
-KNOWN_CLAIMS: tuple[str, ...] = (
-    "jti",
-    "iss",
-    "qid",
-    "aud",
-    "fws",
-    "bls",
-    "uis",
-    "csn",
-    "iat",
-    "act",
-    "crt",
-    "newfws",
-    "newuis",
+KNOWN_HEADERS: tuple[str, ...] = HEADER_TEXTS
+# Index = the integer key a claim name travels as: each claim's ``cbor`` number in the
+# claim table, which gives a number once and never reuses it, or old envelopes would change.
+KNOWN_CLAIMS: tuple[str, ...] = tuple(
+    sorted(CBOR_CLAIM_NUMBERS, key=CBOR_CLAIM_NUMBERS.__getitem__)
 )
 _HEADER_IDS = {text: number for number, text in enumerate(KNOWN_HEADERS)}
-_CLAIM_KEYS = {name: number for number, name in enumerate(KNOWN_CLAIMS)}
+_CLAIM_KEYS = dict(CBOR_CLAIM_NUMBERS)
 _ENVELOPE_SIZE = 4
 # The envelope array and the claims array are two levels; the claims array stands for the
 # payload object, so a payload at the JSON depth cap nests one level deeper than it in CBOR.
@@ -160,14 +147,6 @@ def _skip_item(data: bytes, pos: int, depth: int) -> int:
 # --- layout -------------------------------------------------------------------------------
 
 
-def _is_canonical_b64(text: str) -> bool:
-    try:
-        raw = _codec.b64_decode(text)
-    except EncodingError:
-        return False
-    return _codec.b64_encode(raw) == text
-
-
 def _header_item(text: str) -> int | str:
     return _HEADER_IDS.get(text, text)
 
@@ -222,7 +201,7 @@ def _claim_name(key: object) -> str:
 def _claim_value(name: str, value: object) -> Any:
     if type(value) is bytes:
         return _codec.b64_encode(value)
-    if type(value) is str and _is_canonical_b64(value):
+    if type(value) is str and b64_canonical(value) is not None:
         # One token, one compact encoding: such a string always travels as its bytes.
         raise _cbor_error(f"claim {name!r:.60}: canonical base64 text must travel as bytes")
     return _json_value(value, f"claim {name!r:.60}")
@@ -297,9 +276,8 @@ def _compact(decoded: DecodedToken, header: int | str) -> bytes | None:
     pairs: list[Any] = []
     for name, value in decoded.claims.items():
         pairs.append(_CLAIM_KEYS.get(name, name))
-        if type(value) is str and _is_canonical_b64(value):
-            value = _codec.b64_decode(value)
-        pairs.append(value)
+        raw = b64_canonical(value) if type(value) is str else None
+        pairs.append(value if raw is None else raw)
     try:
         encoded = _dumps([FORM_COMPACT, header, pairs, decoded.signature])
     except (ValueError, cbor2.CBOREncodeError):

@@ -16,9 +16,17 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from . import _codec
+from ._bytes import BytesLike, as_bytes, byte_length
 from ._json import dumps_compact, loads_object
-from ._pycodec import BytesLike, as_bytes, byte_length
 from .errors import BadSignature, EncodingError, InvalidKey, MalformedToken
+from .schema import (
+    DEFAULT_HEADER,
+    HEADER_TEXTS,
+    HEADER_VALUES,
+    KEY_SIZE,
+    REQUIRED_HEADER,
+    SIGNATURE_SIZE,
+)
 
 __all__ = [
     "DEFAULT_HEADER",
@@ -31,25 +39,18 @@ __all__ = [
 ]
 
 MAX_TOKEN_LENGTH = 8192
-MAC_KEY_SIZE = 32
+MAC_KEY_SIZE = KEY_SIZE
 MAC_MISMATCH = "token MAC does not match the key"
-SIGNATURE_SIZE = 32
-DEFAULT_HEADER: dict[str, str] = {"ecdh": "x25519", "typ": "JWT", "alg": "HS256"}
-# Which header members may appear, and the one value each may take.
-_HEADER_VALUES = {"alg": "HS256", "typ": "JWT", "ecdh": "x25519"}
-_REQUIRED_HEADER = ("alg", "ecdh")
 _SEGMENTS = ("header", "payload", "signature")
 # Decoded bytes of the last, partial group of a canonical segment, by its length mod 4.
 _TAIL_BYTES = (0, 0, 1, 2)
-_DEFAULT_HEADER_SEGMENT = _codec.b64url_encode(
-    json.dumps(DEFAULT_HEADER, separators=(",", ":")).encode()
-)
+# DEFAULT_HEADER's text is HEADER_TEXTS[0], the device's.
+_DEFAULT_HEADER_SEGMENT = _codec.b64url_encode(HEADER_TEXTS[0].encode("ascii"))
 _HEADER_CACHE_SIZE = 16
-# Seeded with the two header texts the family uses (device order, login order), so that a
+# Seeded with the header texts the family uses (device order, login order), so that a
 # flood of odd but valid headers filling the cache can never push these out.
 _HEADER_CACHE: dict[str, dict[str, Any]] = {
-    _codec.b64url_encode(json.dumps(header, separators=(",", ":")).encode()): dict(header)
-    for header in (DEFAULT_HEADER, {"ecdh": "x25519", "alg": "HS256", "typ": "JWT"})
+    _codec.b64url_encode(text.encode("ascii")): json.loads(text) for text in HEADER_TEXTS
 }
 
 
@@ -106,7 +107,7 @@ def _decode_segment(text: str, start: int, segment: str) -> bytes:
 
 def _check_header(header: dict[str, Any]) -> None:
     for name, value in header.items():
-        expected = _HEADER_VALUES.get(name)
+        expected = HEADER_VALUES.get(name)
         if expected is None:
             # The name is the sender's: cut short, so that no header makes a long message.
             raise MalformedToken(f"header member {name!r:.60} is not allowed", segment="header")
@@ -114,7 +115,7 @@ def _check_header(header: dict[str, Any]) -> None:
             raise MalformedToken(
                 f"header {name!r} must be {expected!r}, got {value!r}"[:120], segment="header"
             )
-    for name in _REQUIRED_HEADER:
+    for name in REQUIRED_HEADER:
         if name not in header:
             raise MalformedToken(f"header member {name!r} is missing", segment="header")
 

@@ -24,18 +24,13 @@ from typing import Any, TextIO
 from . import __version__
 from ._codec import active_codec, b64_decode, b64_encode
 from .backend import Backend
+from .bodies import MAX_BODY_LENGTH, request_object, unwrap_body
 from .cbor import from_cbor, to_cbor
 from .claims import (
-    ACTION_MEANINGS,
-    CHECK_CLAIMS,
-    CHECKED_CLAIMS,
-    MAX_BODY_LENGTH,
     CheckChallenge,
     CheckedReply,
     parse_check,
     parse_checked,
-    request_object,
-    unwrap_body,
     verify_check,
     verify_checked,
 )
@@ -44,6 +39,7 @@ from .errors import ClaimError, HemProtoError, KeyFileError, MalformedToken
 from .jws import decode_ejwt
 from .relay import relay_checkin
 from .releases import Release, ReleaseRegistry
+from .schema import ACTION_MEANINGS, CHECK_CLAIMS, CHECK_NAMES, CHECKED_CLAIMS, CHECKED_NAMES
 from .x25519 import KeyPair
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -130,12 +126,13 @@ def _read_key(path: str) -> KeyPair:
 
 
 _KIND_NAMES = {"check": "device 'check'", "checked": "'checked' reply"}
-_CHECK_ONLY = frozenset(spec.name for spec in CHECK_CLAIMS) - {"jti", "iss", "aud"}
-_CHECKED_ONLY = frozenset({"iat", "act"})
+# What tells the messages apart: the claims only a check has (qid fws bls uis csn), and
+# those every reply has and no check (iat act).
+_CHECK_ONLY = frozenset(CHECK_NAMES) - frozenset(CHECKED_NAMES)
+_REPLY_REQUIRED = frozenset(spec.name for spec in CHECKED_CLAIMS if not spec.optional)
+_CHECKED_ONLY = _REPLY_REQUIRED - frozenset(CHECK_NAMES)
 _CHECK_MEANINGS = {spec.name: spec.meaning for spec in CHECK_CLAIMS}
 _CHECKED_MEANINGS = {spec.name: spec.meaning for spec in CHECKED_CLAIMS}
-_CHECKED_MEANINGS["iat"] = "trusted unix time for the device's RTC"
-_CHECKED_MEANINGS["act"] = "action the device is to run"
 
 
 def _token_of(text: str) -> tuple[str, str | None]:

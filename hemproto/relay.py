@@ -14,6 +14,7 @@ from typing import Any, TypeAlias, TypeVar
 from . import _codec
 from .claims import CheckChallenge, CheckedReply, parse_check, parse_checked
 from .errors import HemProtoError, RelayError
+from .schema import CHECKED_CLAIMS
 
 __all__ = [
     "JsonBody",
@@ -216,8 +217,8 @@ def _outcome(
         checked=checked,
         status=_string(body, "status", status),
         newcrt=_string(body, "newcrt", status) if "newcrt" in body else None,
-        newfws=_base64(body, "newfws", 64, status) if "newfws" in body else None,
-        newuis=_base64(body, "newuis", 32, status) if "newuis" in body else None,
+        newfws=_base64(body, "newfws", status) if "newfws" in body else None,
+        newuis=_base64(body, "newuis", status) if "newuis" in body else None,
         device_response=body,
     )
 
@@ -235,12 +236,17 @@ def _string(body: JsonBody, name: str, status: int | None) -> str:
     return value
 
 
-# newfws and newuis are standard base64 of 64 and 32 bytes (88 and 44 characters): a longer
-# text than this is refused by its length, before it is decoded.
+# newfws and newuis are standard base64 of the sizes the reply's claims of the same names
+# have (88 and 44 characters today): a longer text than this is refused by its length,
+# before it is decoded.
 _MAX_FIELD_TEXT = 1024
+_FIELD_SIZES = {spec.name: spec.size for spec in CHECKED_CLAIMS if spec.size is not None}
 
 
-def _base64(body: JsonBody, name: str, size: int, status: int | None) -> bytes:
+def _base64(body: JsonBody, name: str, status: int | None) -> bytes:
+    """The device's answer member ``name``: canonical standard base64 of the size of the
+    reply claim of that name."""
+    size = _FIELD_SIZES[name]
     text = _string(body, name, status)
     if len(text) > _MAX_FIELD_TEXT:
         message = f"post_device: {name!r} must be {size} bytes, got {len(text)} characters"

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from . import _codec
-from .claims import ACTIONS, CheckChallenge
+from .claims import CheckChallenge
 from .errors import EncodingError, ReleaseFileError
+from .schema import ACTIONS, CHECK_CLAIMS
 
 __all__ = [
     "COMPONENTS",
@@ -37,11 +38,11 @@ Component = Literal["firmware", "bootloader", "dashboard"]
 Status = Literal["current", "outdated", "revoked"]
 Assessment = Literal["current", "outdated", "revoked", "unknown"]
 
-# Component -> (claim in the check, size of its signature or hash).
+# Component -> (claim in the check, size of its signature or hash, from the claim table).
+_CLAIM_SIZES = {spec.name: spec.size or 0 for spec in CHECK_CLAIMS}
 COMPONENTS: dict[str, tuple[str, int]] = {
-    "firmware": ("fws", 64),
-    "bootloader": ("bls", 64),
-    "dashboard": ("uis", 32),
+    component: (claim, _CLAIM_SIZES[claim])
+    for component, claim in (("firmware", "fws"), ("bootloader", "bls"), ("dashboard", "uis"))
 }
 _STATUSES = ("current", "outdated", "revoked")
 # Worst first: the worst finding over all components picks the action.

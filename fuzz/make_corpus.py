@@ -20,8 +20,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib.util
 import os
 import sys
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "corpus")
@@ -154,22 +156,30 @@ def token_seeds() -> dict[str, bytes]:
     }
 
 
-# The device check's exact shape (csrc/hemcheck.h): one of two header texts, then the claims
-# in this order with these decoded sizes, "uis" optional, each canonical standard base64.
-CHECK_HEADERS = (
-    b'{"ecdh":"x25519","typ":"JWT","alg":"HS256"}',
-    b'{"ecdh":"x25519","alg":"HS256","typ":"JWT"}',
-)
-CHECK_CLAIMS = (
-    ("jti", 32),
-    ("iss", 32),
-    ("qid", 32),
-    ("aud", 32),
-    ("fws", 64),
-    ("bls", 64),
-    ("uis", 32),
-    ("csn", 16),
-)
+def load_schema() -> types.ModuleType:
+    """hemproto/schema.py of this checkout, loaded on its own under a private package name
+    (with errors.py, its one import), so that these seeds need no installed hemproto."""
+    source = os.path.join(os.path.dirname(HERE), "hemproto")
+    package = types.ModuleType("_make_corpus_hemproto")
+    package.__path__ = [source]
+    sys.modules[package.__name__] = package
+    spec = importlib.util.spec_from_file_location(
+        f"{package.__name__}.schema", os.path.join(source, "schema.py")
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError("hemproto/schema.py cannot be loaded")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
+    spec.loader.exec_module(module)
+    return module
+
+
+# The device check's exact shape (csrc/hemcheck.h), from the claim table: one of the header
+# texts, then the claims in table order with their decoded sizes, "uis" optional, each
+# canonical standard base64.
+SCHEMA = load_schema()
+CHECK_HEADERS = tuple(text.encode("ascii") for text in SCHEMA.HEADER_TEXTS)
+CHECK_CLAIMS = tuple((spec.name, spec.size) for spec in SCHEMA.CHECK_CLAIMS)
 CHECK_MAC_KEY = bytes(range(100, 132))
 
 

@@ -82,14 +82,14 @@ if atheris is not None:
     # not instrumented.
     with atheris.instrument_imports(include=["hemproto"]):
         import hemproto
-        from hemproto import _codec, _json, jws
+        from hemproto import _codec, _json, jws, schema
         from hemproto.cbor import from_cbor, to_cbor
         from hemproto.claims import CheckChallenge, parse_check, sign_check, verify_check
         from hemproto.errors import BadSignature, ClaimError, EncodingError, MalformedToken
         from hemproto.x25519 import KeyPair
 else:
     import hemproto
-    from hemproto import _codec, _json, jws
+    from hemproto import _codec, _json, jws, schema
     from hemproto.cbor import from_cbor, to_cbor
     from hemproto.claims import CheckChallenge, parse_check, sign_check, verify_check
     from hemproto.errors import BadSignature, ClaimError, EncodingError, MalformedToken
@@ -404,24 +404,13 @@ def check_from_cbor(form: Any) -> None:
 
 # --- the device check: scan_check and the general path -------------------------------------
 
-# The device check's exact shape (csrc/hemcheck.h), restated here: the two header texts, the
-# claims in device order with their sizes ("uis" optional), then a 32-byte signature.
-CHECK_HEADERS = (
-    b'{"ecdh":"x25519","typ":"JWT","alg":"HS256"}',
-    b'{"ecdh":"x25519","alg":"HS256","typ":"JWT"}',
-)
-CHECK_CLAIMS = (
-    ("jti", 32),
-    ("iss", 32),
-    ("qid", 32),
-    ("aud", 32),
-    ("fws", 64),
-    ("bls", 64),
-    ("uis", 32),
-    ("csn", 16),
-)
-UIS = 6
-CHECK_FIELD_SIZES = (*(size for _, size in CHECK_CLAIMS), 32)
+# The device check's exact shape, from the claim table (hemproto.schema): the header texts,
+# the claims in device order with their sizes ("uis" optional), then the signature. The
+# scan's packed result (csrc/hemcheck.h) is restated below.
+CHECK_HEADERS = tuple(text.encode("ascii") for text in schema.HEADER_TEXTS)
+CHECK_CLAIMS = tuple((spec.name, spec.size or 0) for spec in schema.CHECK_CLAIMS)
+UIS = schema.CHECK_NAMES.index("uis")
+CHECK_FIELD_SIZES = (*(size for _, size in CHECK_CLAIMS), schema.SIGNATURE_SIZE)
 CHECK_FIELD_BYTES = sum(CHECK_FIELD_SIZES)
 CHECK_HAS_UIS = 2
 CHECK_SIGNED_SHIFT = 2

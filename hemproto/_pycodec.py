@@ -230,10 +230,6 @@ def b64_canonical(text: str | bytes) -> bytes | None:
 # Every fact of the shape (claims, sizes, header texts, field layout, longest length) is
 # hemproto.schema's; this is the reference scan that reads it.
 
-# Aliases for hemproto._codec until it reads them from schema itself.
-CHECK_FIELDS = schema.CHECK_SCAN_LAYOUT
-CHECK_MAX_LENGTH = schema.CHECK_MAX_LENGTH
-
 CHECK_HEADERS = tuple(text.encode("ascii") for text in schema.HEADER_TEXTS)
 # The packed result: the index of the header text in its low bits, one bit per optional
 # claim present above them (in table order), and the signed length shifted past those.
@@ -273,6 +269,7 @@ _CHECK_SHAPE = re.compile(_shape_pattern())
 _SCAN_CLAIMS = tuple(
     (CHECK_PRESENT.get(spec.name, 0), bytes(spec.size or 0)) for spec in schema.CHECK_CLAIMS
 )
+_CHECK_MAX_LENGTH = schema.CHECK_MAX_LENGTH
 _SCAN_ISS = schema.CHECK_NAMES.index("iss")
 _SCAN_AUD = schema.CHECK_NAMES.index("aud")
 
@@ -288,7 +285,7 @@ def scan_check(text: str | bytes) -> ScannedCheck | None:
     and explains every refusal. The token is a str or its bytes (any byte outside the
     shape's alphabet is simply refused).
     """
-    if len(text) > CHECK_MAX_LENGTH:
+    if len(text) > _CHECK_MAX_LENGTH:  # no longer text has the shape
         return None
     if type(text) is bytes:
         data = text
@@ -328,7 +325,7 @@ def scan_check(text: str | bytes) -> ScannedCheck | None:
 
 # --- the backend's reply, written whole (mirrors csrc/hemreply.h) ---------------------------
 
-# Aliases for hemproto._codec until it reads them from schema itself.
+# The reply's rules as hemproto.schema gives them (tests compare the C library's to these).
 REPLY_ACTIONS = schema.ACTIONS
 REPLY_MAX_IAT = schema.MAX_IAT
 

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hemproto
-from hemproto import _codec, _pycodec, claims
+from hemproto import _codec, _pycodec, claims, schema
 from hemproto.claims import CheckChallenge
 from hemproto.errors import (
     BadSignature,
@@ -599,7 +599,7 @@ def test_the_documented_shape_constants() -> None:
     assert _pycodec.CHECK_HAS_UIS == HAS_UIS
     assert _pycodec.CHECK_HEADER_MASK == 1
     assert _pycodec.CHECK_SIGNED_SHIFT == SIGNED_SHIFT
-    assert _pycodec.CHECK_FIELDS.size == sum(SIZES.values()) + 32
+    assert schema.CHECK_SCAN_LAYOUT.size == sum(SIZES.values()) + 32
     assert tuple(spec.name for spec in hemproto.CHECK_CLAIMS) == NAMES
     assert {spec.name: spec.size for spec in hemproto.CHECK_CLAIMS} == SIZES
 

@@ -12,7 +12,7 @@ from _both_codecs import CODEC_NAMES, get_codec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hemproto import _pycodec
+from hemproto import _pycodec, schema
 
 
 @pytest.fixture(params=CODEC_NAMES)
@@ -30,7 +30,7 @@ def variants(token: str) -> list[str]:
         token + ".",
         token.replace(".", "-", 1),
         "",
-        "a" * (_pycodec.CHECK_MAX_LENGTH + 1),
+        "a" * (schema.CHECK_MAX_LENGTH + 1),
     ]
 
 

@@ -135,66 +135,45 @@ def b64_encode(data: BytesLike) -> str:
     return result.decode("ascii")
 
 
-def b64url_decode(text: str | BytesLike) -> bytes:
-    # The common case inline (an ASCII str, a scratch buffer): the hottest call there is.
-    data: BytesLike
-    if type(text) is str:
-        try:
-            data = text.encode("ascii")
-        except UnicodeEncodeError:
+def _decoder(decode: Decoder, alphabet: str, name: str) -> Callable[[str | BytesLike], bytes]:
+    """The wrapper of one of the two C decoders: the alphabets differ in nothing else."""
+
+    def decoder(text: str | BytesLike) -> bytes:
+        # The common case inline (an ASCII str, a scratch buffer): the hottest call there is.
+        data: BytesLike
+        if type(text) is str:
+            try:
+                data = text.encode("ascii")
+            except UnicodeEncodeError:
+                data = as_ascii(text)
+        else:
             data = as_ascii(text)
-    else:
-        data = as_ascii(text)
-    n = len(data)
-    cap = n // 4 * 3 + 3
-    if cap <= SCRATCH_SIZE:
-        try:
-            out = _take_scratch()
-        except IndexError:
-            out = _alloc("char[]", SCRATCH_SIZE)
-        written = _url_decode(
-            data if type(data) is bytes else _from_buffer(data), n, out, cap, _NULL
-        )
-        if written >= 0:
-            result = _unpack(out, written)
-            if len(_scratch) < SCRATCH_KEPT:
-                _give_scratch(out)
-            return result
-        error = _refusal(_url_decode, "base64url", text, data, out, cap)
-        _give(out, cap)
-        raise error
-    return _decode_large(_url_decode, "base64url", text, data)
+        n = len(data)
+        cap = n // 4 * 3 + 3
+        if cap <= SCRATCH_SIZE:
+            try:
+                out = _take_scratch()
+            except IndexError:
+                out = _alloc("char[]", SCRATCH_SIZE)
+            written = decode(
+                data if type(data) is bytes else _from_buffer(data), n, out, cap, _NULL
+            )
+            if written >= 0:
+                result = _unpack(out, written)
+                if len(_scratch) < SCRATCH_KEPT:
+                    _give_scratch(out)
+                return result
+            error = _refusal(decode, alphabet, text, data, out, cap)
+            _give(out, cap)
+            raise error
+        return _decode_large(decode, alphabet, text, data)
+
+    decoder.__name__ = decoder.__qualname__ = name
+    return decoder
 
 
-def b64_decode(text: str | BytesLike) -> bytes:
-    # As b64url_decode, with the other alphabet.
-    data: BytesLike
-    if type(text) is str:
-        try:
-            data = text.encode("ascii")
-        except UnicodeEncodeError:
-            data = as_ascii(text)
-    else:
-        data = as_ascii(text)
-    n = len(data)
-    cap = n // 4 * 3 + 3
-    if cap <= SCRATCH_SIZE:
-        try:
-            out = _take_scratch()
-        except IndexError:
-            out = _alloc("char[]", SCRATCH_SIZE)
-        written = _std_decode(
-            data if type(data) is bytes else _from_buffer(data), n, out, cap, _NULL
-        )
-        if written >= 0:
-            result = _unpack(out, written)
-            if len(_scratch) < SCRATCH_KEPT:
-                _give_scratch(out)
-            return result
-        error = _refusal(_std_decode, "base64", text, data, out, cap)
-        _give(out, cap)
-        raise error
-    return _decode_large(_std_decode, "base64", text, data)
+b64url_decode = _decoder(_url_decode, "base64url", "b64url_decode")
+b64_decode = _decoder(_std_decode, "base64", "b64_decode")
 
 
 def _decode_large(decode: Decoder, alphabet: str, text: object, data: BytesLike) -> bytes:

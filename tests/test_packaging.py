@@ -4,6 +4,7 @@ HEMPROTO_REQUIRE_C=1 says it must not)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -20,6 +21,18 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not (REPO / "setup.py").exists(), reason="needs the source tree"),
 ]
+
+
+def _library_sources() -> tuple[str, ...]:
+    """The C library's sources as csrc/build_codec.py lists them (LIBRARY), read as text."""
+    text = (REPO / "csrc" / "build_codec.py").read_text(encoding="utf-8")
+    (line,) = [line for line in text.splitlines() if line.startswith("LIBRARY = ")]
+    names = ast.literal_eval(line.split("=", 1)[1].strip())
+    assert isinstance(names, tuple) and all(isinstance(name, str) for name in names)
+    return names
+
+
+LIBRARY = _library_sources()
 IGNORE = shutil.ignore_patterns(
     ".git",
     ".venv",
@@ -231,11 +244,17 @@ def test_sdist_contains_the_c_sources(source: Path, tmp_path: Path) -> None:
     (sdist,) = tmp_path.glob("hemproto-*.tar.gz")
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    # Every source the extension compiles, the header those include that is generated from
+    # the schema, and the generator itself.
+    library = [f"csrc/{name}{ending}" for name in LIBRARY for ending in (".c", ".h")]
     for required in (
-        "csrc/hemcodec.c",
-        "csrc/hemcodec.h",
+        *library,
+        "csrc/hemshape.h",
+        "csrc/gen_shape.py",
         "csrc/build_codec.py",
         "csrc/Makefile",
+        "hemproto/schema.py",
+        "hemproto_bench/__init__.py",
         "setup.py",
         "pyproject.toml",
         "hemproto/py.typed",

@@ -17,6 +17,7 @@ from ._codec import b64_encode
 from .errors import RelayError, RelayNetworkError
 from .relay import RelayOutcome
 from .schema import ACTION_MEANINGS
+from .status import OK
 
 __all__ = [
     "EXIT_INVALID",
@@ -264,7 +265,7 @@ def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
 def _report_failure(exc: RelayError, out: TextIO, *, as_json: bool) -> int:
     if isinstance(exc, RelayNetworkError):
         result, code = "network-failure", EXIT_NETWORK
-    elif exc.status is not None and exc.status != 200:
+    elif exc.status is not None and exc.status != OK:
         result, code = "refused", EXIT_REFUSED
     else:
         result, code = "invalid-answer", EXIT_INVALID

@@ -101,6 +101,7 @@ from urllib.parse import urlsplit
 from .bodies import MAX_BODY_LENGTH, request_object
 from .errors import HemProtoError, RelayError, RelayNetworkError
 from .relay import JsonBody, RelayOutcome, relay_checkin, relay_checkin_async
+from .status import OK
 
 if TYPE_CHECKING:
     import httpx
@@ -497,7 +498,7 @@ def _exchange(
     try:
         with client.stream(method, url, **options) as response:
             status = response.status_code
-            if status != 200:
+            if status != OK:
                 return status, None  # error answers carry no body worth reading
             _check_headers(step, response)
             for chunk in response.iter_raw():
@@ -521,7 +522,7 @@ async def _exchange_async(
     try:
         async with client.stream(method, url, **options) as response:
             status = response.status_code
-            if status != 200:
+            if status != OK:
                 return status, None
             _check_headers(step, response)
             async for chunk in response.aiter_raw():
@@ -555,7 +556,7 @@ def _verdict(exc: RelayError) -> tuple[RelayError, bool]:
     if isinstance(cause, _BadAnswer):
         error = RelayError(cause.message, step=step, status=cause.status)
         return _chained(error, cause.__cause__), not device_reached
-    if exc.status is not None and exc.status != 200:
+    if exc.status is not None and exc.status != OK:
         message = f"{step}: the {_PEERS[step]} answered with status {exc.status}"
         error = _chained(RelayError(message, step=step, status=exc.status), exc)
         return error, not device_reached and exc.status in RETRYABLE_STATUSES

@@ -15,6 +15,7 @@ from . import _codec
 from .claims import CheckChallenge, CheckedReply, parse_check, parse_checked
 from .errors import HemProtoError, RelayError
 from .schema import CHECKED_CLAIMS
+from .status import OK
 
 __all__ = [
     "JsonBody",
@@ -165,7 +166,7 @@ def _answer_body(step: str, answer: object, member: str) -> tuple[int | None, Js
         if len(answer) != 2 or type(answer[0]) is not int:
             raise RelayError(f"{step}: expected a body or a (status, body) pair", step=step)
         status, body = answer
-        if status != 200:
+        if status != OK:
             raise RelayError(f"{step}: status {status}", step=step, status=status)
     if body is None:
         raise RelayError(f"{step}: the answer has no body", step=step, status=status)

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from _both_codecs import CODEC_NAMES, get_codec
-from _hostile_world import codec
+from _hostile_world import codec as using_codec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -139,9 +139,9 @@ def refused_cheaply(call: Callable[[], object], expected: type[Exception], match
 
 
 @pytest.fixture(params=CODEC_NAMES)
-def backend(request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
+def codec(request: pytest.FixtureRequest) -> Iterator[SimpleNamespace]:
     namespace = get_codec(request.param)
-    with codec(namespace):
+    with using_codec(namespace):
         yield namespace
 
 
@@ -173,7 +173,7 @@ TOKEN_FORMS = (
 @pytest.mark.parametrize("form", TOKEN_FORMS)
 @pytest.mark.parametrize("entry", TOKEN_ENTRIES)
 def test_a_huge_token_is_refused_by_its_length(
-    backend: SimpleNamespace, entry: str, form: str
+    codec: SimpleNamespace, entry: str, form: str
 ) -> None:
     token = token_inputs()[form]
     refused_cheaply(
@@ -196,7 +196,7 @@ BODY_ENTRIES = {
 @pytest.mark.parametrize("form", TOKEN_FORMS)
 @pytest.mark.parametrize("entry", BODY_ENTRIES)
 def test_a_huge_body_is_refused_by_its_length(
-    backend: SimpleNamespace, entry: str, form: str
+    codec: SimpleNamespace, entry: str, form: str
 ) -> None:
     body = body_inputs()[form]
     if form == "memoryview of ints":
@@ -209,7 +209,7 @@ def test_a_huge_body_is_refused_by_its_length(
 
 @pytest.mark.parametrize("entry", BODY_ENTRIES)
 def test_a_parsed_body_with_a_huge_token_is_refused_by_its_length(
-    backend: SimpleNamespace, entry: str
+    codec: SimpleNamespace, entry: str
 ) -> None:
     body = {"checked" if "checked" in entry else "check": token_inputs()["str"]}
     refused_cheaply(lambda: BODY_ENTRIES[entry](body), MalformedToken, "token is longer than")
@@ -218,7 +218,7 @@ def test_a_parsed_body_with_a_huge_token_is_refused_by_its_length(
 @pytest.mark.parametrize("form", ("many members", "dict with a huge member name"))
 @pytest.mark.parametrize("entry", BODY_ENTRIES)
 def test_a_parsed_body_of_other_members_is_refused_without_copying_them(
-    backend: SimpleNamespace, entry: str, form: str
+    codec: SimpleNamespace, entry: str, form: str
 ) -> None:
     body = parsed_inputs()[form]
     refused_cheaply(lambda: BODY_ENTRIES[entry](body), MalformedToken, "body must be")
@@ -253,13 +253,13 @@ def request_input(form: str) -> object:
 
 
 @pytest.mark.parametrize("form", REQUEST_FORMS + PARSED_FORMS)
-def test_a_huge_request_body_is_refused_by_its_size(backend: SimpleNamespace, form: str) -> None:
+def test_a_huge_request_body_is_refused_by_its_size(codec: SimpleNamespace, form: str) -> None:
     body = request_input(form)
     refused_cheaply(lambda: request_object(body), BodyTooLarge, f"is over {MAX_REQUEST_BODY}")
 
 
 @pytest.mark.parametrize("form", REQUEST_FORMS + PARSED_FORMS)
-def test_the_roles_answer_a_huge_request_with_413(backend: SimpleNamespace, form: str) -> None:
+def test_the_roles_answer_a_huge_request_with_413(codec: SimpleNamespace, form: str) -> None:
     body = request_input(form)
     backend_role = hemproto.Backend(BACKEND_KEY)
     device = DeviceEmulator(backend_public_key=BACKEND_KEY.public)
@@ -269,7 +269,7 @@ def test_the_roles_answer_a_huge_request_with_413(backend: SimpleNamespace, form
         assert peak < ALLOCATION_CEILING, f"{peak:,} bytes allocated to refuse it"
 
 
-def test_a_nesting_bomb_is_refused_as_not_json_as_ever(backend: SimpleNamespace) -> None:
+def test_a_nesting_bomb_is_refused_as_not_json_as_ever(codec: SimpleNamespace) -> None:
     # Nested past the recursion limit, it is no JSON that dumps_compact can write: refused
     # as malformed (400) as it always was, and found without walking all of it.
     body = cached("deep", lambda: deep_list(200_000))
@@ -289,7 +289,7 @@ def test_a_nesting_bomb_is_refused_as_not_json_as_ever(backend: SimpleNamespace)
 @pytest.mark.parametrize(
     "form", ("bytes", "bytearray", "memoryview", "strided memoryview", "memoryview of ints")
 )
-def test_a_huge_cbor_envelope_is_refused_by_its_length(backend: SimpleNamespace, form: str) -> None:
+def test_a_huge_cbor_envelope_is_refused_by_its_length(codec: SimpleNamespace, form: str) -> None:
     data = token_inputs()[form]
     refused_cheaply(lambda: cbor.from_cbor(data), MalformedToken, "input is longer than 8192")
 
@@ -299,7 +299,7 @@ def test_a_huge_cbor_envelope_is_refused_by_its_length(backend: SimpleNamespace,
 
 @pytest.mark.parametrize("field", ("newfws", "newuis"))
 def test_the_relay_refuses_a_huge_device_field_by_its_length(
-    backend: SimpleNamespace, field: str
+    codec: SimpleNamespace, field: str
 ) -> None:
     device = DeviceEmulator(backend_public_key=BACKEND_KEY.public)
     backend_role = hemproto.Backend(BACKEND_KEY)
@@ -399,7 +399,7 @@ TOKEN_BOUNDARY = [
 )
 @pytest.mark.parametrize("entry", ("parse_check", "decode_ejwt", "verify_checked"))
 def test_the_token_cap_boundary_is_unchanged(
-    backend: SimpleNamespace, entry: str, token: object, kind: str, message: str
+    codec: SimpleNamespace, entry: str, token: object, kind: str, message: str
 ) -> None:
     found_kind, found = error_of(lambda: TOKEN_ENTRIES[entry](token))
     assert found_kind == kind
@@ -434,7 +434,7 @@ BODY_BOUNDARY = [
     "body, message", [case[1:] for case in BODY_BOUNDARY], ids=[case[0] for case in BODY_BOUNDARY]
 )
 def test_the_body_cap_boundary_is_unchanged(
-    backend: SimpleNamespace, body: object, message: str
+    codec: SimpleNamespace, body: object, message: str
 ) -> None:
     found_kind, found = error_of(lambda: hemproto.parse_check(body))
     assert found_kind == "MalformedToken"

@@ -516,7 +516,7 @@ def c_codec() -> SimpleNamespace:
 
 
 @pytest.fixture(scope="module", params=CODEC_NAMES)
-def backend(request: pytest.FixtureRequest) -> SimpleNamespace:
+def codec(request: pytest.FixtureRequest) -> SimpleNamespace:
     return get_codec(request.param)
 
 
@@ -610,9 +610,9 @@ def test_the_documented_shape_constants() -> None:
 @MAIN
 @given(checks())
 def test_a_device_check_is_matched_with_its_exact_fields(
-    backend: SimpleNamespace, check: Check
+    codec: SimpleNamespace, check: Check
 ) -> None:
-    assert backend.scan_check(check.token) == check.expected_scan()
+    assert codec.scan_check(check.token) == check.expected_scan()
 
 
 OPERATION_NAMES = sorted(OPERATIONS)
@@ -633,14 +633,14 @@ def test_c_and_python_scanners_agree_on_hostile_checks(
         assert c_result == check.expected_scan()
 
 
-def test_both_scanners_refuse_the_edges(backend: SimpleNamespace) -> None:
+def test_both_scanners_refuse_the_edges(codec: SimpleNamespace) -> None:
     check = Check(FIXED_VALUES)
     token = check.token
     no_uis = replace(check, values={k: v for k, v in FIXED_VALUES.items() if k != "uis"}).token
     for text in ("", ".", "..", "a.b.c", token[:59], token.replace(".", ""), no_uis + "A"):
-        assert backend.scan_check(text) is None, text
-    assert backend.scan_check(token) == check.expected_scan()
-    assert backend.scan_check(no_uis) is not None
+        assert codec.scan_check(text) is None, text
+    assert codec.scan_check(token) == check.expected_scan()
+    assert codec.scan_check(no_uis) is not None
 
 
 # --- the fast path and the general path ---------------------------------------------------------
@@ -653,12 +653,12 @@ def test_a_match_is_what_the_general_path_builds(
     operation: str, check: Check, data: st.DataObject
 ) -> None:
     text, _ = OPERATIONS[operation](data.draw, check)
-    for backend in _codec.all_codecs:
-        scanned = backend.scan_check(text)
+    for codec in _codec.all_codecs:
+        scanned = codec.scan_check(text)
         if scanned is not None:
-            assert_general_path_agrees(text, scanned, backend.scan_check)
+            assert_general_path_agrees(text, scanned, codec.scan_check)
         elif operation == "unchanged":
-            pytest.fail(f"the {backend.name} scanner refused a device check: {text}")
+            pytest.fail(f"the {codec.name} scanner refused a device check: {text}")
 
 
 @st.composite
@@ -703,9 +703,9 @@ def test_signed_checks_take_the_fast_path(with_uis: bool, paths: Paths) -> None:
         csn=FIXED_VALUES["csn"],
         uis=FIXED_VALUES["uis"] if with_uis else None,
     )
-    for backend in _codec.all_codecs:
-        scanned = backend.scan_check(token)
-        assert scanned is not None, backend.name
+    for codec in _codec.all_codecs:
+        scanned = codec.scan_check(token)
+        assert scanned is not None, codec.name
         assert bool(scanned[0] & HAS_UIS) is with_uis
     challenge = hemproto.parse_check(token)
     assert challenge.uis == (FIXED_VALUES["uis"] if with_uis else None)
@@ -725,8 +725,8 @@ def test_signed_checks_take_the_fast_path(with_uis: bool, paths: Paths) -> None:
 
 def test_the_seed_token_takes_the_fast_path(seed: dict[str, Any], paths: Paths) -> None:
     token = seed["token"]
-    for backend in _codec.all_codecs:
-        packed, fields, signing_input = backend.scan_check(token)
+    for codec in _codec.all_codecs:
+        packed, fields, signing_input = codec.scan_check(token)
         assert packed & 1 == 0 and packed & HAS_UIS
         assert signing_input == token[: token.rindex(".")].encode()
         assert fields[:8] == tuple(bytes.fromhex(seed["claims_hex"][name]) for name in NAMES)

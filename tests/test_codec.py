@@ -1,5 +1,5 @@
-"""The strict base64 / base64url codec, on every backend: RFC 4648 vectors, each refusal with
-its exact reason and offset, accepted input types, ct_equal, and the backend choice."""
+"""The strict base64 / base64url codec, on both codecs: RFC 4648 vectors, each refusal with
+its exact reason and offset, accepted input types, ct_equal, and the choice of codec."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ VECTORS = json.loads((ROOT / "tests" / "vectors" / "rfc4648.json").read_text())[
 
 
 @pytest.fixture(params=CODEC_NAMES)
-def backend(request: pytest.FixtureRequest) -> SimpleNamespace:
+def codec(request: pytest.FixtureRequest) -> SimpleNamespace:
     return get_codec(request.param)
 
 
@@ -38,17 +38,17 @@ def _vector_id(vector: dict[str, str]) -> str:
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=_vector_id)
-def test_rfc4648_base64_vectors_encode_and_decode(backend: SimpleNamespace, vector: Any) -> None:
+def test_rfc4648_base64_vectors_encode_and_decode(codec: SimpleNamespace, vector: Any) -> None:
     raw = vector["input"].encode("ascii")
-    assert backend.b64_encode(raw) == vector["base64"]
-    assert backend.b64_decode(vector["base64"]) == raw
+    assert codec.b64_encode(raw) == vector["base64"]
+    assert codec.b64_decode(vector["base64"]) == raw
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=_vector_id)
-def test_rfc4648_base64url_vectors_encode_and_decode(backend: SimpleNamespace, vector: Any) -> None:
+def test_rfc4648_base64url_vectors_encode_and_decode(codec: SimpleNamespace, vector: Any) -> None:
     raw = vector["input"].encode("ascii")
-    assert backend.b64url_encode(raw) == vector["base64url"]
-    assert backend.b64url_decode(vector["base64url"]) == raw
+    assert codec.b64url_encode(raw) == vector["base64url"]
+    assert codec.b64url_decode(vector["base64url"]) == raw
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=_vector_id)
@@ -70,12 +70,12 @@ def test_rfc4648_base64url_vectors_are_base64_without_padding(vector: Any) -> No
     ],
 )
 def test_values_62_and_63_use_each_alphabets_own_characters(
-    backend: SimpleNamespace, raw: bytes, std: str, url: str
+    codec: SimpleNamespace, raw: bytes, std: str, url: str
 ) -> None:
-    assert backend.b64_encode(raw) == std == base64.b64encode(raw).decode()
-    assert backend.b64url_encode(raw) == url
-    assert backend.b64_decode(std) == raw
-    assert backend.b64url_decode(url) == raw
+    assert codec.b64_encode(raw) == std == base64.b64encode(raw).decode()
+    assert codec.b64url_encode(raw) == url
+    assert codec.b64_decode(std) == raw
+    assert codec.b64url_decode(url) == raw
 
 
 # --- refusals ----------------------------------------------------------------------------
@@ -181,21 +181,21 @@ def _check_refusal(decode: Any, text: Any, reason: str, offset: int) -> Encoding
 
 @pytest.mark.parametrize(("text", "reason", "offset"), _refusal_cases(URL_REFUSALS))
 def test_b64url_decode_refuses_with_reason_and_offset(
-    backend: SimpleNamespace, text: Any, reason: str, offset: int
+    codec: SimpleNamespace, text: Any, reason: str, offset: int
 ) -> None:
-    _check_refusal(backend.b64url_decode, text, reason, offset)
+    _check_refusal(codec.b64url_decode, text, reason, offset)
 
 
 @pytest.mark.parametrize(("text", "reason", "offset"), _refusal_cases(STD_REFUSALS))
 def test_b64_decode_refuses_with_reason_and_offset(
-    backend: SimpleNamespace, text: Any, reason: str, offset: int
+    codec: SimpleNamespace, text: Any, reason: str, offset: int
 ) -> None:
-    _check_refusal(backend.b64_decode, text, reason, offset)
+    _check_refusal(codec.b64_decode, text, reason, offset)
 
 
-def test_encoding_error_is_a_hemproto_error_and_a_value_error(backend: SimpleNamespace) -> None:
+def test_encoding_error_is_a_hemproto_error_and_a_value_error(codec: SimpleNamespace) -> None:
     with pytest.raises(EncodingError) as info:
-        backend.b64url_decode("Zg==")
+        codec.b64url_decode("Zg==")
     # Callers may catch the library's root error or plain ValueError.
     assert isinstance(info.value, HemProtoError)
     assert isinstance(info.value, ValueError)
@@ -207,9 +207,9 @@ def test_encoding_error_is_a_hemproto_error_and_a_value_error(backend: SimpleNam
     [("", b""), ("AA", b"\x00"), ("AAA", b"\x00\x00"), ("AAAA", b"\x00\x00\x00"), ("Zw", b"g")],
 )
 def test_b64url_decode_accepts_the_shortest_canonical_forms(
-    backend: SimpleNamespace, text: str, expected: bytes
+    codec: SimpleNamespace, text: str, expected: bytes
 ) -> None:
-    assert backend.b64url_decode(text) == expected
+    assert codec.b64url_decode(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -223,9 +223,9 @@ def test_b64url_decode_accepts_the_shortest_canonical_forms(
     ],
 )
 def test_b64_decode_accepts_the_shortest_canonical_forms(
-    backend: SimpleNamespace, text: str, expected: bytes
+    codec: SimpleNamespace, text: str, expected: bytes
 ) -> None:
-    assert backend.b64_decode(text) == expected
+    assert codec.b64_decode(text) == expected
 
 
 # --- input types -------------------------------------------------------------------------
@@ -247,13 +247,11 @@ ENCODER_INPUTS = [
 
 
 @pytest.mark.parametrize("data", ENCODER_INPUTS)
-def test_encoders_accept_every_bytes_like_and_return_str(
-    backend: SimpleNamespace, data: Any
-) -> None:
+def test_encoders_accept_every_bytes_like_and_return_str(codec: SimpleNamespace, data: Any) -> None:
     # Whatever the view's shape or format, its raw bytes in memory order are encoded.
     raw = memoryview(data).tobytes()
-    std = backend.b64_encode(data)
-    url = backend.b64url_encode(data)
+    std = codec.b64_encode(data)
+    url = codec.b64url_encode(data)
     assert type(std) is str and type(url) is str
     assert std == base64.b64encode(raw).decode("ascii")
     assert url == base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
@@ -272,30 +270,30 @@ DECODER_INPUTS = [
 
 @pytest.mark.parametrize("text", DECODER_INPUTS)
 def test_decoders_accept_str_and_every_bytes_like_and_return_bytes(
-    backend: SimpleNamespace, text: Any
+    codec: SimpleNamespace, text: Any
 ) -> None:
     # "Zm9vYmFy" is canonical in both alphabets (no padding needed, no '+/-_').
-    std = backend.b64_decode(text)
-    url = backend.b64url_decode(text)
+    std = codec.b64_decode(text)
+    url = codec.b64url_decode(text)
     assert type(std) is bytes and type(url) is bytes
     assert std == url == b"foobar"
 
 
-def test_decoders_return_bytes_for_empty_input_of_every_type(backend: SimpleNamespace) -> None:
+def test_decoders_return_bytes_for_empty_input_of_every_type(codec: SimpleNamespace) -> None:
     for empty in ("", b"", bytearray(), memoryview(b"")):
-        assert type(backend.b64_decode(empty)) is bytes and backend.b64_decode(empty) == b""
-        assert type(backend.b64url_decode(empty)) is bytes and backend.b64url_decode(empty) == b""
+        assert type(codec.b64_decode(empty)) is bytes and codec.b64_decode(empty) == b""
+        assert type(codec.b64url_decode(empty)) is bytes and codec.b64url_decode(empty) == b""
 
 
-def test_decoder_offsets_count_elements_of_a_non_contiguous_view(backend: SimpleNamespace) -> None:
+def test_decoder_offsets_count_elements_of_a_non_contiguous_view(codec: SimpleNamespace) -> None:
     # The view holds b"Zm!9"; the '!' is its element 2, whatever its address in the buffer.
     view = memoryview(b"Z.m.!.9.")[::2]
-    error = _check_refusal(backend.b64url_decode, view, "character", 2)
+    error = _check_refusal(codec.b64url_decode, view, "character", 2)
     assert "0x21" in str(error)
 
 
-def test_decoders_refuse_bytearray_with_byte_offsets(backend: SimpleNamespace) -> None:
-    _check_refusal(backend.b64_decode, bytearray(b"Zm9v\xc3\xa9==="), "character", 4)
+def test_decoders_refuse_bytearray_with_byte_offsets(codec: SimpleNamespace) -> None:
+    _check_refusal(codec.b64_decode, bytearray(b"Zm9v\xc3\xa9==="), "character", 4)
 
 
 NOT_BYTES = [
@@ -307,28 +305,26 @@ NOT_BYTES = [
 
 
 @pytest.mark.parametrize("value", [*NOT_BYTES, pytest.param("Zm9v", id="str")])
-def test_encoders_refuse_non_bytes_like_with_type_error(
-    backend: SimpleNamespace, value: Any
-) -> None:
+def test_encoders_refuse_non_bytes_like_with_type_error(codec: SimpleNamespace, value: Any) -> None:
     # A str is text, not bytes: encoding it would need a charset the caller did not choose.
     with pytest.raises(TypeError):
-        backend.b64_encode(value)
+        codec.b64_encode(value)
     with pytest.raises(TypeError):
-        backend.b64url_encode(value)
+        codec.b64url_encode(value)
 
 
 @pytest.mark.parametrize("value", NOT_BYTES)
-def test_decoders_refuse_non_text_with_type_error(backend: SimpleNamespace, value: Any) -> None:
+def test_decoders_refuse_non_text_with_type_error(codec: SimpleNamespace, value: Any) -> None:
     with pytest.raises(TypeError):
-        backend.b64_decode(value)
+        codec.b64_decode(value)
     with pytest.raises(TypeError):
-        backend.b64url_decode(value)
+        codec.b64url_decode(value)
 
 
-def test_type_errors_are_not_encoding_errors(backend: SimpleNamespace) -> None:
+def test_type_errors_are_not_encoding_errors(codec: SimpleNamespace) -> None:
     # A wrong type is a programming error, not bad input: it must not be caught as one.
     with pytest.raises(TypeError) as info:
-        backend.b64_decode(None)
+        codec.b64_decode(None)
     assert not isinstance(info.value, HemProtoError)
 
 
@@ -360,11 +356,9 @@ def test_type_errors_are_not_encoding_errors(backend: SimpleNamespace) -> None:
         ),
     ],
 )
-def test_ct_equal_compares_contents(
-    backend: SimpleNamespace, a: Any, b: Any, expected: bool
-) -> None:
-    assert backend.ct_equal(a, b) is expected
-    assert backend.ct_equal(b, a) is expected
+def test_ct_equal_compares_contents(codec: SimpleNamespace, a: Any, b: Any, expected: bool) -> None:
+    assert codec.ct_equal(a, b) is expected
+    assert codec.ct_equal(b, a) is expected
 
 
 @pytest.mark.parametrize(
@@ -377,19 +371,17 @@ def test_ct_equal_compares_contents(
         pytest.param(b"", 0, id="int"),
     ],
 )
-def test_ct_equal_refuses_non_bytes_with_type_error(
-    backend: SimpleNamespace, a: Any, b: Any
-) -> None:
+def test_ct_equal_refuses_non_bytes_with_type_error(codec: SimpleNamespace, a: Any, b: Any) -> None:
     # hmac.compare_digest would take two ASCII strs; ct_equal takes bytes only, on both
-    # backends, so the choice of backend never changes what a caller may pass.
+    # codecs, so the choice of codec never changes what a caller may pass.
     with pytest.raises(TypeError):
-        backend.ct_equal(a, b)
+        codec.ct_equal(a, b)
 
 
-# --- backend choice ----------------------------------------------------------------------
+# --- the choice of codec -------------------------------------------------------------------
 
 
-def test_codec_backend_names_the_backend_behind_the_module_functions() -> None:
+def test_active_codec_names_the_codec_behind_the_module_functions() -> None:
     name = _codec.active_codec()
     assert name in ("c", "python")
     active = _codec.c_codec if name == "c" else _codec.python_codec
@@ -400,11 +392,11 @@ def test_codec_backend_names_the_backend_behind_the_module_functions() -> None:
 
 
 def test_all_codecs_lists_c_then_python_when_built() -> None:
-    names = [backend.name for backend in _codec.all_codecs]
+    names = [codec.name for codec in _codec.all_codecs]
     assert names == (["c", "python"] if _codec.c_codec is not None else ["python"])
 
 
-def test_codec_backend_follows_the_documented_rule() -> None:
+def test_active_codec_follows_the_documented_rule() -> None:
     # HEMPROTO_PURE=1 wins; otherwise the C extension whenever it is built.
     if pure_env():
         expected = "python"
@@ -413,7 +405,7 @@ def test_codec_backend_follows_the_documented_rule() -> None:
     assert _codec.active_codec() == expected
 
 
-def test_the_environment_variables_decide_the_backend() -> None:
+def test_the_environment_variables_decide_the_codec() -> None:
     # CI runs the suite once with each variable; whichever is set, it must have taken effect
     # (a silent fallback to Python under HEMPROTO_REQUIRE_C=1 fails here).
     if require_c_env():
@@ -465,8 +457,8 @@ def _same_module(path: str) -> bool:
 def test_subprocess_with_hemproto_pure_uses_python(tmp_path: Path) -> None:
     result = _run_probe(tmp_path, _child_env(HEMPROTO_PURE="1"))
     assert result.returncode == 0, result.stderr
-    backend, module = result.stdout.split()
-    assert backend == "python"
+    codec, module = result.stdout.split()
+    assert codec == "python"
     assert _same_module(module)
 
 
@@ -474,8 +466,8 @@ def test_subprocess_with_hemproto_require_c_uses_c(tmp_path: Path) -> None:
     result = _run_probe(tmp_path, _child_env(HEMPROTO_REQUIRE_C="1", HEMPROTO_PURE=None))
     if _codec.c_codec is not None:
         assert result.returncode == 0, result.stderr
-        backend, module = result.stdout.split()
-        assert backend == "c"
+        codec, module = result.stdout.split()
+        assert codec == "c"
         assert _same_module(module)
     else:
         # Without the extension the import itself must fail loudly, naming the variable.
@@ -487,6 +479,6 @@ def test_subprocess_with_hemproto_require_c_uses_c(tmp_path: Path) -> None:
 def test_subprocess_without_variables_prefers_c_when_built(tmp_path: Path) -> None:
     result = _run_probe(tmp_path, _child_env(HEMPROTO_REQUIRE_C=None, HEMPROTO_PURE=None))
     assert result.returncode == 0, result.stderr
-    backend, module = result.stdout.split()
-    assert backend == ("c" if _codec.c_codec is not None else "python")
+    codec, module = result.stdout.split()
+    assert codec == ("c" if _codec.c_codec is not None else "python")
     assert _same_module(module)

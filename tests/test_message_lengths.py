@@ -266,9 +266,9 @@ def test_cbor_envelopes(name: str, on_backend: str) -> None:
     assert refusal(lambda: hemproto.from_cbor(data), f"from_cbor of {name}") is not None
 
 
-@pytest.mark.parametrize("backend_name", CODEC_NAMES)
-def test_base64_decoders(backend_name: str) -> None:
-    backend = get_codec(backend_name)
+@pytest.mark.parametrize("codec_name", CODEC_NAMES)
+def test_base64_decoders(codec_name: str) -> None:
+    codec = get_codec(codec_name)
     hostile = [
         "A" * 8191 + "\u00e9",
         "A" * 8190 + "\U0001f600",
@@ -279,7 +279,7 @@ def test_base64_decoders(backend_name: str) -> None:
         ("A" * 8191 + "\udc80"),
     ]
     for text in hostile:
-        for decode in (backend.b64url_decode, backend.b64_decode):
+        for decode in (codec.b64url_decode, codec.b64_decode):
             for form in (text, text.encode("utf-8", "surrogatepass")):
                 refusal(lambda: decode(form), f"{decode.__name__} of {len(text)} characters")
 

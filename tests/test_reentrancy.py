@@ -154,9 +154,9 @@ def gives_right(check: Callable[[Values], bool], values: Values) -> bool:
         return False
 
 
-@pytest.mark.parametrize("backend_name", CODEC_NAMES)
-def test_calls_interrupted_by_a_handler_that_calls_hemproto(backend_name: str) -> None:
-    backend = get_codec(backend_name)
+@pytest.mark.parametrize("codec_name", CODEC_NAMES)
+def test_calls_interrupted_by_a_handler_that_calls_hemproto(codec_name: str) -> None:
+    backend = get_codec(codec_name)
     rng = random.Random(20)
     ops = operations(backend)
     mismatches: dict[str, int] = {}
@@ -212,9 +212,9 @@ def test_calls_interrupted_by_a_handler_that_calls_hemproto(backend_name: str) -
     )
 
 
-@pytest.mark.parametrize("backend_name", CODEC_NAMES)
-def test_calls_on_several_threads_keep_their_own_results(backend_name: str) -> None:
-    backend = get_codec(backend_name)
+@pytest.mark.parametrize("codec_name", CODEC_NAMES)
+def test_calls_on_several_threads_keep_their_own_results(codec_name: str) -> None:
+    backend = get_codec(codec_name)
     workers = 4
     rounds = 300
     values = [Values(10 + n, DEVICES[n % 2], MAC_KEYS[n % 2]) for n in range(workers)]

@@ -536,13 +536,13 @@ def test_bracket_counts_agree(pieces: list[str]) -> None:
 def run_with(
     case: Any,
     role: str,
-    backend: SimpleNamespace,
+    codec: SimpleNamespace,
     scan: Callable[[bytes], int | None],
     caplog: pytest.LogCaptureFixture,
 ) -> tuple[Outcome, list[str]]:
     caplog.clear()
     with json_scan(scan), caplog.at_level(logging.INFO, logger="hemproto"):
-        outcome = run(case, role, backend)
+        outcome = run(case, role, codec)
     return outcome, [record.getMessage() for record in caplog.records]
 
 
@@ -561,17 +561,17 @@ def _described(outcome: Outcome) -> tuple[Any, ...]:
 CASES = load_corpus()
 
 
-@pytest.mark.parametrize("backend_name", CODEC_NAMES)
+@pytest.mark.parametrize("codec_name", CODEC_NAMES)
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_hostile_corpus_outcomes_do_not_depend_on_the_scan(
-    case: Any, backend_name: str, caplog: pytest.LogCaptureFixture
+    case: Any, codec_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     scan = c_scan()
-    backend = require_c_codec() if backend_name == "c" else _codec.python_codec
+    codec = require_c_codec() if codec_name == "c" else _codec.python_codec
     for role in case.roles:
-        by_scan, logged_by_scan = run_with(case, role, backend, scan, caplog)
+        by_scan, logged_by_scan = run_with(case, role, codec, scan, caplog)
         by_reference, logged_by_reference = run_with(
-            case, role, backend, _codec.python_codec.json_scan, caplog
+            case, role, codec, _codec.python_codec.json_scan, caplog
         )
         assert _described(by_scan) == _described(by_reference), (case.id, role)
         if role in HANDLE_ROLES:
@@ -711,18 +711,18 @@ body_dicts = st.dictionaries(
 )
 
 
-@pytest.mark.parametrize("backend_name", CODEC_NAMES)
+@pytest.mark.parametrize("codec_name", CODEC_NAMES)
 @SMALL
 @given(body=body_dicts, ascii_only=st.booleans(), spaced=st.booleans())
 def test_a_body_text_is_refused_as_its_dict_is(
-    backend_name: str, body: dict[str, Any], ascii_only: bool, spaced: bool
+    codec_name: str, body: dict[str, Any], ascii_only: bool, spaced: bool
 ) -> None:
     # unwrap_body and request_object(member=...) read a body text as an outline; their
     # decision and message are those the dict it spells gets, on both codecs.
     # A surrogate or noncharacter has no acceptable JSON spelling (RFC 7493 section 2.1):
     # such a text is refused as JSON, whatever its dict would get.
     assume(not _json._FORBIDDEN_CODE_POINTS.search(json.dumps(body, ensure_ascii=False)))
-    backend = get_codec(backend_name)
+    backend = get_codec(codec_name)
     separators = (", ", " : ") if spaced else (",", ":")
     text = json.dumps(body, ensure_ascii=ascii_only, separators=separators)
     raw = text.encode("utf-8")
@@ -802,9 +802,9 @@ def with_extras(base: dict[str, Any], count: int) -> dict[str, Any]:
     return {**base, **{f"x{number:02d}": number for number in range(count)}}
 
 
-@pytest.mark.parametrize("backend_name", CODEC_NAMES)
-def test_a_check_or_reply_carries_at_most_16_extra_claims(backend_name: str) -> None:
-    backend = get_codec(backend_name)
+@pytest.mark.parametrize("codec_name", CODEC_NAMES)
+def test_a_check_or_reply_carries_at_most_16_extra_claims(codec_name: str) -> None:
+    backend = get_codec(codec_name)
     corpus = bench.shared_corpus()
     assert claims.MAX_EXTRA_CLAIMS == 16
     with codec(backend), json_scan(backend.json_scan):
@@ -826,11 +826,11 @@ def test_a_check_or_reply_carries_at_most_16_extra_claims(backend_name: str) -> 
         assert refused.value.claim == "x16"
 
 
-@pytest.mark.parametrize("backend_name", CODEC_NAMES)
-def test_too_many_extras_are_refused_before_any_key_work(backend_name: str) -> None:
+@pytest.mark.parametrize("codec_name", CODEC_NAMES)
+def test_too_many_extras_are_refused_before_any_key_work(codec_name: str) -> None:
     # Addressed to a key the backend does not hold and MACed with another: the count is
     # what is refused, before the key is looked up, so before any X25519 or MAC.
-    backend = get_codec(backend_name)
+    backend = get_codec(codec_name)
     corpus = bench.shared_corpus()
     payload = {**with_extras(corpus.claims, 17), "aud": b64(bytes(range(1, 33)))}
     body = json.dumps({"check": hemproto.sign_ejwt(payload, OTHER_MAC_KEY)}).encode()
@@ -863,9 +863,9 @@ def test_hemproto_never_signs_what_it_would_refuse() -> None:
         hemproto.sign_ejwt({"a": list(range(63))}, corpus.mac_key)
 
 
-@pytest.mark.parametrize("backend_name", CODEC_NAMES)
-def test_a_token_over_the_value_cap_is_refused_before_it_is_built(backend_name: str) -> None:
-    backend = get_codec(backend_name)
+@pytest.mark.parametrize("codec_name", CODEC_NAMES)
+def test_a_token_over_the_value_cap_is_refused_before_it_is_built(codec_name: str) -> None:
+    backend = get_codec(codec_name)
     corpus = bench.shared_corpus()
     payload = json.dumps({**corpus.claims, "x": list(range(55))}, separators=(",", ":"))
     token = forge(payload_token(payload))
@@ -875,4 +875,4 @@ def test_a_token_over_the_value_cap_is_refused_before_it_is_built(backend_name: 
     assert str(refused.value) == "payload segment: text holds 65 values, more than 64"
     assert refused.value.segment == "payload"
     # The C scan counts them; only the Python codec builds the payload to count.
-    assert bool(reference_calls) == (backend_name == "python")
+    assert bool(reference_calls) == (codec_name == "python")

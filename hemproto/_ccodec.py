@@ -283,7 +283,7 @@ def scan_check(text: str | bytes) -> ScannedCheck | None:
 
 # --- HS256 ---------------------------------------------------------------------------------
 
-_MAC_SIZE: Final = 32
+_MAC_SIZE: Final = schema.SIGNATURE_SIZE  # an HS256 MAC, as a token carries it
 _hmac = lib.hemx_hmac_sha256
 _hs256_verify = lib.hemx_hs256_verify
 
@@ -345,6 +345,13 @@ _checked_sign = lib.hemx_checked_sign
 _check_answer = lib.hemx_check_answer
 _REPLY_ACTIONS: Final = {act: act.encode("ascii") for act in schema.ACTIONS}
 _MAX_IAT: Final = schema.MAX_IAT
+# The sizes C reads the fixed arrays at (hemreply.h has them from the same table), checked
+# here before the call: a shorter bytes would be read past its end.
+_KEY: Final = schema.KEY_SIZE
+_REPLY_SIZES: Final = {spec.name: spec.size for spec in schema.CHECKED_CLAIMS}
+_JTI, _ISS, _AUD, _NEWFWS, _NEWUIS = (
+    _REPLY_SIZES[name] for name in ("jti", "iss", "aud", "newfws", "newuis")
+)
 _REPLY_CAP: Final = lib.HEM_REPLY_MAX_LEN  # within SCRATCH_SIZE: a scratch buffer fits
 _MAC_MISMATCH: Final = lib.HEM_REPLY_E_MAC
 
@@ -364,19 +371,19 @@ def c_checked_sign(
     # Types and sizes here, before C reads the fixed-size arrays; C checks the rest.
     if not (
         type(key) is bytes
-        and len(key) == 32
+        and len(key) == _KEY
         and type(jti) is bytes
-        and len(jti) == 32
+        and len(jti) == _JTI
         and type(iss) is bytes
-        and len(iss) == 32
+        and len(iss) == _ISS
         and type(aud) is bytes
-        and len(aud) == 32
+        and len(aud) == _AUD
         and type(iat) is int
         and 0 <= iat <= _MAX_IAT
         and type(act) is str
         and (crt is None or type(crt) is bytes)
-        and (newfws is None or (type(newfws) is bytes and len(newfws) == 64))
-        and (newuis is None or (type(newuis) is bytes and len(newuis) == 32))
+        and (newfws is None or (type(newfws) is bytes and len(newfws) == _NEWFWS))
+        and (newuis is None or (type(newuis) is bytes and len(newuis) == _NEWUIS))
         and type(header) is bytes
     ):
         return None
@@ -429,21 +436,21 @@ def c_check_answer(
     if not (
         act_bytes is not None
         and type(key) is bytes
-        and len(key) == 32
+        and len(key) == _KEY
         and type(signed) is bytes
         and type(signature) is bytes
-        and len(signature) == 32
+        and len(signature) == _MAC_SIZE
         and type(jti) is bytes
-        and len(jti) == 32
+        and len(jti) == _JTI
         and type(iss) is bytes
-        and len(iss) == 32
+        and len(iss) == _ISS
         and type(aud) is bytes
-        and len(aud) == 32
+        and len(aud) == _AUD
         and type(iat) is int
         and 0 <= iat <= _MAX_IAT
         and (crt is None or type(crt) is bytes)
-        and (newfws is None or (type(newfws) is bytes and len(newfws) == 64))
-        and (newuis is None or (type(newuis) is bytes and len(newuis) == 32))
+        and (newfws is None or (type(newfws) is bytes and len(newfws) == _NEWFWS))
+        and (newuis is None or (type(newuis) is bytes and len(newuis) == _NEWUIS))
         and type(header) is bytes
     ):
         raise ValueError(_pycodec.REPLY_FIELDS_REFUSED)

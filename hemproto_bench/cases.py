@@ -172,12 +172,12 @@ def _equals(expected: object) -> Callable[[Any], bool]:
     return accept
 
 
-def _codec_backend(name: Literal["c", "python"]) -> Any:
+def _codec_named(name: Literal["c", "python"]) -> Any:
     # Looked up at build time, so that an unbuilt (or hidden) extension is seen as such.
-    backend = _codec.c_codec if name == "c" else _codec.python_codec
-    if backend is None:
+    codec = _codec.c_codec if name == "c" else _codec.python_codec
+    if codec is None:
         raise Unavailable("the C extension hemproto._hemcodec is not built")
-    return backend
+    return codec
 
 
 def _decode_case(
@@ -187,8 +187,8 @@ def _decode_case(
     call: Callable[..., Any]
     args: tuple[Any, ...] = (text,)
     if impl in ("c", "python"):
-        backend = _codec_backend(impl)  # type: ignore[arg-type]
-        call = backend.b64url_decode if alphabet == "base64url" else backend.b64_decode
+        codec = _codec_named(impl)  # type: ignore[arg-type]
+        call = codec.b64url_decode if alphabet == "base64url" else codec.b64_decode
     elif alphabet == "base64url":
         # Neither peer takes unpadded input: restoring the padding is part of their cost.
         module = base64 if impl == "stdlib" else _peer("pybase64", "pybase64")
@@ -211,7 +211,7 @@ def _ct_equal_case(corpus: Corpus, impl: str) -> Subject:
     if impl == "stdlib":
         call = hmac.compare_digest
     else:
-        call = _codec_backend(impl).ct_equal  # type: ignore[arg-type]
+        call = _codec_named(impl).ct_equal  # type: ignore[arg-type]
     if call(a, fixed_bytes("other mac", 32)) is not False:
         raise WrongResult("said two different values are equal")
     return Subject(call=call, args=(a, b), accept=_equals(True))

@@ -133,6 +133,8 @@ _REPLY_REQUIRED = frozenset(spec.name for spec in CHECKED_CLAIMS if not spec.opt
 _CHECKED_ONLY = _REPLY_REQUIRED - frozenset(CHECK_NAMES)
 _CHECK_MEANINGS = {spec.name: spec.meaning for spec in CHECK_CLAIMS}
 _CHECKED_MEANINGS = {spec.name: spec.meaning for spec in CHECKED_CLAIMS}
+# What each known claim holds (schema.ClaimKind), to show a value the way its kind reads.
+_CLAIM_KINDS = {spec.name: spec.kind for spec in (*CHECK_CLAIMS, *CHECKED_CLAIMS)}
 
 
 def _token_of(text: str) -> tuple[str, str | None]:
@@ -184,16 +186,17 @@ def _describe(text: str) -> dict[str, Any]:
     described: dict[str, Any] = {}
     for name, value in decoded.claims.items():
         entry: dict[str, Any] = {"value": value}
-        if isinstance(value, str) and name not in ("act",):
+        claim_kind = _CLAIM_KINDS.get(name)  # None for a claim of neither message
+        if isinstance(value, str) and claim_kind != "action":
             try:
                 raw = b64_decode(value)
             except HemProtoError:
                 pass
             else:
                 entry.update(size=len(raw), hex=raw.hex())
-        if name == "iat" and type(value) is int:
+        if claim_kind == "time" and type(value) is int:
             entry["time"] = _utc(value)
-        if name == "act" and value in ACTION_MEANINGS:
+        if claim_kind == "action" and value in ACTION_MEANINGS:
             entry["action"] = ACTION_MEANINGS[value]
         if name in meanings:
             entry["meaning"] = meanings[name]

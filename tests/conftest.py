@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,23 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"HEMPROTO_PURE=1 but the codec is {codec!r}")
     elif os.environ.get("HEMPROTO_REQUIRE_C") == "1" and codec != "c":
         raise pytest.UsageError(f"HEMPROTO_REQUIRE_C=1 but the codec is {codec!r}")
+
+
+@pytest.fixture(autouse=True)
+def _no_timer_left_behind() -> Iterator[None]:
+    """Fail a test that leaves SIGALRM's handler changed or an interval timer armed.
+
+    Either would end the whole run later with "Alarm clock", inside some other test.
+    """
+    handler = signal.getsignal(signal.SIGALRM)
+    yield
+    armed = signal.getitimer(signal.ITIMER_REAL)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    changed = signal.getsignal(signal.SIGALRM) is not handler
+    signal.signal(signal.SIGALRM, handler)
+    assert armed == (0.0, 0.0) and not changed, (
+        f"the test left SIGALRM behind: timer {armed}, handler changed: {changed}"
+    )
 
 
 def load_vector(name: str) -> Any:

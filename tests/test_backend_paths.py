@@ -140,9 +140,7 @@ def test_another_policy_class_is_asked_every_time(device_key: Any, backend_key: 
 def test_remembered_decisions_are_bounded(device_key: Any, backend_key: Any) -> None:
     backend = fresh(backend_key)
     for n in range(1030):
-        challenge = hemproto.parse_check(
-            check_with(device_key, backend_key, n.to_bytes(64, "big"))
-        )
+        challenge = hemproto.parse_check(check_with(device_key, backend_key, n.to_bytes(64, "big")))
         assert backend.decide(challenge).act == "R"
     assert len(backend._decisions[1]) <= 1024
 

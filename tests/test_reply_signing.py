@@ -47,8 +47,14 @@ def test_direct_path_equals_the_general_path(key: bytes, **fields: Any) -> None:
 def test_the_largest_certificate_still_signs() -> None:
     key = bytes(range(32))
     fields: dict[str, Any] = dict(
-        jti=bytes(32), iss=bytes([1]) * 32, aud=bytes([2]) * 32, iat=2**53 - 1, act="OK",
-        crt=bytes([0x30]) * MAX_CERTIFICATE_SIZE, newfws=bytes(64), newuis=bytes(32),
+        jti=bytes(32),
+        iss=bytes([1]) * 32,
+        aud=bytes([2]) * 32,
+        iat=2**53 - 1,
+        act="OK",
+        crt=bytes([0x30]) * MAX_CERTIFICATE_SIZE,
+        newfws=bytes(64),
+        newuis=bytes(32),
     )
     token = hemproto.sign_checked(key, **fields)
     assert token == general(key, **fields)

@@ -444,7 +444,7 @@ def check_answer(
         type(key) is not bytes
         or type(signed) is not bytes
         or type(signature) is not bytes
-        or len(signature) != 32
+        or len(signature) != schema.SIGNATURE_SIZE
         or not _reply_fields_valid(key, header, jti, iss, aud, iat, act, crt, newfws, newuis)
     ):
         raise ValueError(REPLY_FIELDS_REFUSED)

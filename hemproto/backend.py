@@ -23,7 +23,7 @@ from .claims import CheckChallenge, device_check_parts, sign_checked, verify_che
 from .errors import HemProtoError, ReplayedNonce, ReplayStoreUnavailable
 from .releases import Decision, Policy, ReleaseRegistry
 from .replay import MemoryReplayStore, ReplayStore
-from .schema import CHECK_CLAIMS, CHECK_NAMES, MAX_CERTIFICATE_SIZE, MAX_IAT
+from .schema import CHECK_SIZES, MAX_CERTIFICATE_SIZE, MAX_IAT
 from .status import OK, TOO_LARGE, Response, backend_status
 from .x25519 import KeyPair
 
@@ -37,7 +37,7 @@ log = logging.getLogger("hemproto.backend")
 _DECISION_MEMORY = 1024
 
 # The size of a certificate serial, as a check carries it.
-_SERIAL_SIZE = CHECK_CLAIMS[CHECK_NAMES.index("csn")].size
+_SERIAL_SIZE = CHECK_SIZES["csn"]
 # The scan's fields _answer_device reads, by name.
 _ANSWER_FIELDS = scanned_fields("jti", "iss", "aud", "fws", "bls", "uis", "csn", "signature")
 # What the device is told: the decision, the iat (the backend's clock), the signed reply.
@@ -89,6 +89,7 @@ class CheckinResult:
 
 
 _BODY_OPEN, _BODY_CLOSE = b'{"check":"', b'"}'
+_TOKEN_START, _TOKEN_END = len(_BODY_OPEN), -len(_BODY_CLOSE)
 _TOKEN_CHARACTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
 
 
@@ -101,7 +102,7 @@ def _device_token(body: object) -> bytes | None:
         and body.startswith(_BODY_OPEN)
         and body.endswith(_BODY_CLOSE)
     ):
-        return body[10:-2]
+        return body[_TOKEN_START:_TOKEN_END]
     return None
 
 

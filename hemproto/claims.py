@@ -27,6 +27,7 @@ from .schema import (
     ACTIONS,
     CHECK_CLAIMS,
     CHECK_NAMES,
+    CHECK_SIZES,
     CHECKED_CLAIMS,
     CHECKED_NAMES,
     HEADER_TEXTS,
@@ -64,7 +65,7 @@ __all__ = [
 _CHECK_NAME_SET = frozenset(CHECK_NAMES)
 _CHECKED_NAME_SET = frozenset(CHECKED_NAMES)
 _ISS, _AUD = CHECK_NAMES.index("iss"), CHECK_NAMES.index("aud")
-_NONCE_SIZE = CHECK_CLAIMS[CHECK_NAMES.index("jti")].size or 0
+_NONCE_SIZE = CHECK_SIZES["jti"]
 
 
 # --- one claim, by its kind in the table -----------------------------------------------------

@@ -39,7 +39,14 @@ from .errors import ClaimError, HemProtoError, KeyFileError, MalformedToken
 from .jws import decode_ejwt
 from .relay import relay_checkin
 from .releases import Release, ReleaseRegistry
-from .schema import ACTION_MEANINGS, CHECK_CLAIMS, CHECK_NAMES, CHECKED_CLAIMS, CHECKED_NAMES
+from .schema import (
+    ACTION_MEANINGS,
+    CHECK_CLAIMS,
+    CHECK_NAMES,
+    CHECK_SIZES,
+    CHECKED_CLAIMS,
+    CHECKED_NAMES,
+)
 from .x25519 import KeyPair
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -352,9 +359,10 @@ def _demo_certificate() -> bytes:
 
 def _demo_world(args: argparse.Namespace) -> tuple[Backend, DeviceEmulator]:
     # Three firmware releases, one bootloader, two dashboards: a small release history.
-    firmware = {status: os.urandom(64) for status in ("current", "outdated", "revoked")}
-    dashboard = {status: os.urandom(32) for status in ("current", "outdated")}
-    bootloader = os.urandom(64)
+    size = CHECK_SIZES
+    firmware = {status: os.urandom(size["fws"]) for status in ("current", "outdated", "revoked")}
+    dashboard = {status: os.urandom(size["uis"]) for status in ("current", "outdated")}
+    bootloader = os.urandom(size["bls"])
     registry = ReleaseRegistry(
         [
             Release("firmware", firmware["current"], "2.1.0", "current"),
@@ -365,13 +373,13 @@ def _demo_world(args: argparse.Namespace) -> tuple[Backend, DeviceEmulator]:
             Release("dashboard", dashboard["outdated"], "3.3.1", "outdated"),
         ]
     )
-    csn = os.urandom(16)
+    csn = os.urandom(size["csn"])
     backend = Backend(
         KeyPair.generate(),
         releases=registry,
         certificates={csn: _demo_certificate()} if args.push_certificate else None,
     )
-    fws = os.urandom(64) if args.firmware == "unknown" else firmware[args.firmware]
+    fws = os.urandom(size["fws"]) if args.firmware == "unknown" else firmware[args.firmware]
     uis = (
         None
         if args.no_dashboard

@@ -21,7 +21,7 @@ from .bodies import request_object
 from .claims import CheckChallenge, CheckedReply, verify_checked
 from .errors import ClaimError, DeviceStopped, HemProtoError
 from .jws import sign_ejwt
-from .schema import CHECK_CLAIMS
+from .schema import CHECK_CLAIMS, CHECK_SIZES
 from .status import OK, UNAUTHORIZED, UNAVAILABLE, Response, device_status
 from .x25519 import KeyPair, key_bytes
 
@@ -227,7 +227,7 @@ class DeviceEmulator:
             raise DeviceStopped("the device is soft-bricked: its web servers are stopped")
         with self._lock:
             session, mac_key = self._session, self._mac_key
-        jti = os.urandom(32)
+        jti = os.urandom(CHECK_SIZES["jti"])
         claims = CheckChallenge(
             jti=jti,
             iss=session.public,

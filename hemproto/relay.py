@@ -14,7 +14,7 @@ from typing import Any, TypeAlias, TypeVar
 from . import _codec
 from .claims import CheckChallenge, CheckedReply, parse_check, parse_checked
 from .errors import HemProtoError, RelayError
-from .schema import CHECKED_CLAIMS
+from .schema import CHECKED_SIZES
 from .status import OK
 
 __all__ = [
@@ -241,13 +241,12 @@ def _string(body: JsonBody, name: str, status: int | None) -> str:
 # have (88 and 44 characters today): a longer text than this is refused by its length,
 # before it is decoded.
 _MAX_FIELD_TEXT = 1024
-_FIELD_SIZES = {spec.name: spec.size for spec in CHECKED_CLAIMS if spec.size is not None}
 
 
 def _base64(body: JsonBody, name: str, status: int | None) -> bytes:
     """The device's answer member ``name``: canonical standard base64 of the size of the
     reply claim of that name."""
-    size = _FIELD_SIZES[name]
+    size = CHECKED_SIZES[name]
     text = _string(body, name, status)
     if len(text) > _MAX_FIELD_TEXT:
         message = f"post_device: {name!r} must be {size} bytes, got {len(text)} characters"

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from . import _codec
 from .claims import CheckChallenge
 from .errors import EncodingError, ReleaseFileError
-from .schema import ACTIONS, CHECK_CLAIMS
+from .schema import ACTIONS, CHECK_SIZES
 
 __all__ = [
     "COMPONENTS",
@@ -39,9 +39,8 @@ Status = Literal["current", "outdated", "revoked"]
 Assessment = Literal["current", "outdated", "revoked", "unknown"]
 
 # Component -> (claim in the check, size of its signature or hash, from the claim table).
-_CLAIM_SIZES = {spec.name: spec.size or 0 for spec in CHECK_CLAIMS}
 COMPONENTS: dict[str, tuple[str, int]] = {
-    component: (claim, _CLAIM_SIZES[claim])
+    component: (claim, CHECK_SIZES[claim])
     for component, claim in (("firmware", "fws"), ("bootloader", "bls"), ("dashboard", "uis"))
 }
 _STATUSES = ("current", "outdated", "revoked")

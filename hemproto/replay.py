@@ -14,9 +14,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
+from .schema import CHECK_SIZES
+
 __all__ = ["REPLAY_KEY_SIZE", "MemoryReplayStore", "ReplayStore", "replay_key"]
 
-REPLAY_KEY_SIZE = 96
+# aud, iss and jti, in that order (see replay_key), at their sizes in the claim table.
+_PARTS = tuple((name, CHECK_SIZES[name]) for name in ("aud", "iss", "jti"))
+REPLAY_KEY_SIZE = sum(size for _, size in _PARTS)
 
 
 def replay_key(aud: bytes, iss: bytes, jti: bytes) -> bytes:
@@ -29,8 +33,9 @@ def replay_key(aud: bytes, iss: bytes, jti: bytes) -> bytes:
     sign under it) and ``aud`` picks the backend key, so the triple names one signer's one
     challenge to one backend key.
     """
-    if len(aud) != 32 or len(iss) != 32 or len(jti) != 32:
-        raise ValueError("aud, iss and jti must be 32 bytes each")
+    for (name, size), value in zip(_PARTS, (aud, iss, jti), strict=True):
+        if len(value) != size:
+            raise ValueError(f"{name} must be {size} bytes, got {len(value)}")
     return aud + iss + jti
 
 

@@ -23,11 +23,13 @@ __all__ = [
     "CBOR_CLAIM_NUMBERS",
     "CHECKED_CLAIMS",
     "CHECKED_NAMES",
+    "CHECKED_SIZES",
     "CHECK_CLAIMS",
     "CHECK_MAX_LENGTH",
     "CHECK_NAMES",
     "CHECK_SCAN_FIELDS",
     "CHECK_SCAN_LAYOUT",
+    "CHECK_SIZES",
     "DEFAULT_HEADER",
     "HEADER_TEXTS",
     "HEADER_VALUES",
@@ -129,6 +131,11 @@ CHECKED_CLAIMS: tuple[ClaimSpec, ...] = (
 
 CHECK_NAMES = tuple(spec.name for spec in CHECK_CLAIMS)
 CHECKED_NAMES = tuple(spec.name for spec in CHECKED_CLAIMS)
+# The exact size in bytes of each claim that has one, by name: every claim of the check,
+# and the reply's jti, iss, aud, newfws and newuis. The one place a claim's size is read by
+# name; crt, which has only a maximum, is not here.
+CHECK_SIZES: dict[str, int] = {s.name: s.size for s in CHECK_CLAIMS if s.size is not None}
+CHECKED_SIZES: dict[str, int] = {s.name: s.size for s in CHECKED_CLAIMS if s.size is not None}
 
 
 def _cbor_claim_numbers() -> dict[str, int]:

@@ -35,7 +35,7 @@ from .device import DeviceEmulator
 from .errors import HemProtoError
 from .releases import ReleaseFileWatcher, ReleaseRegistry
 from .replay import MemoryReplayStore, ReplayStore
-from .schema import MAX_CERTIFICATE_SIZE
+from .schema import CHECK_SIZES, MAX_CERTIFICATE_SIZE
 from .x25519 import KeyPair, read_public_key
 
 __all__ = ["CONFIG_ENV", "add_serve_parser", "cmd_serve_backend", "cmd_serve_device", "main"]
@@ -49,7 +49,7 @@ BACKEND_PORT = 8080
 DEVICE_PORT, DEVICE_TLS_PORT = 8081, 8443
 RELEASE_POLL_SECONDS = 1.0
 _LISTEN_BACKLOG = 2048
-_IDENTITY_SIZES = {"qid": 32, "fws": 64, "bls": 64, "uis": 32, "csn": 16}
+_IDENTITY_SIZES = {name: CHECK_SIZES[name] for name in ("qid", "fws", "bls", "uis", "csn")}
 # The request lines are written in one call once this many characters are pending, and
 # at least this often otherwise.
 REQUEST_LOG_BATCH = 64 * 1024
@@ -135,8 +135,11 @@ def _certificate_option(value: str) -> tuple[str, str]:
     serial = serial.strip().lower()
     if not separator or not path:
         raise UsageError("--certificate takes CSN_HEX=FILE")
-    if len(serial) != 32 or not all(digit in "0123456789abcdef" for digit in serial):
-        raise UsageError("--certificate: the serial (csn) must be 16 bytes as 32 hex digits")
+    size = CHECK_SIZES["csn"]
+    if len(serial) != 2 * size or not all(digit in "0123456789abcdef" for digit in serial):
+        raise UsageError(
+            f"--certificate: the serial (csn) must be {size} bytes as {2 * size} hex digits"
+        )
     return serial, os.path.abspath(path)
 
 
@@ -528,7 +531,7 @@ def cmd_serve_device(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> in
         fws=_identity(args.fws, "fws"),
         bls=_identity(args.bls, "bls"),
         # A PPA comes with its dashboard unless told otherwise.
-        uis=os.urandom(32) if args.uis is None else _identity(uis, "uis"),
+        uis=os.urandom(CHECK_SIZES["uis"]) if args.uis is None else _identity(uis, "uis"),
         csn=_identity(args.csn, "csn"),
         trusted_backend=not args.untrusted_backend,
         trusted_ts=not args.untrusted_ts,

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from . import _codec
 from ._bytes import BytesLike, as_bytes, byte_length
 from .errors import HemProtoError, InvalidKey, KeyAgreementError, KeyFileError
+from .schema import KEY_SIZE, b64_length
 
 __all__ = [
     "KEY_SIZE",
@@ -31,7 +32,6 @@ __all__ = [
     "x25519_shared",
 ]
 
-KEY_SIZE = 32
 Provider = Literal["cryptography", "nacl"]
 _ZERO = bytes(KEY_SIZE)
 _SMALL_ORDER = "X25519 gave an all-zero shared secret (small-order peer key)"
@@ -62,8 +62,8 @@ def _public_key_loader() -> Callable[[bytes], X25519PublicKey]:
 _from_public_bytes = _public_key_loader()
 # A key file holds 44 characters and a newline; anything much longer is not one.
 _MAX_KEY_FILE_SIZE = 1024
-_KEY_TEXT_LENGTH = 44
-_FORMAT = "one 32-byte key in standard base64, as hemproto keygen writes"
+_KEY_TEXT_LENGTH = b64_length(KEY_SIZE)
+_FORMAT = f"one {KEY_SIZE}-byte key in standard base64, as hemproto keygen writes"
 
 
 def key_bytes(key: object, what: str) -> bytes:

@@ -22,6 +22,7 @@ from hemproto import (
     sign_check,
     sign_ejwt,
 )
+from hemproto.schema import CHECK_SIZES
 
 __all__ = [
     "BACKEND_PRIVATE",
@@ -84,14 +85,14 @@ class Corpus:
         self.backend = KeyPair(BACKEND_PRIVATE)
         self.device = KeyPair(DEVICE_PRIVATE)
         self.fields: dict[str, bytes] = {
-            "jti": fixed_bytes("jti", 32),
+            "jti": fixed_bytes("jti", CHECK_SIZES["jti"]),
             "iss": self.device.public,
-            "qid": fixed_bytes("qid", 32),
+            "qid": fixed_bytes("qid", CHECK_SIZES["qid"]),
             "aud": self.backend.public,
-            "fws": fixed_bytes("fws", 64),
-            "bls": fixed_bytes("bls", 64),
-            "uis": fixed_bytes("uis", 32),
-            "csn": fixed_bytes("csn", 16),
+            "fws": fixed_bytes("fws", CHECK_SIZES["fws"]),
+            "bls": fixed_bytes("bls", CHECK_SIZES["bls"]),
+            "uis": fixed_bytes("uis", CHECK_SIZES["uis"]),
+            "csn": fixed_bytes("csn", CHECK_SIZES["csn"]),
         }
         self.claims: dict[str, str] = {name: b64(value) for name, value in self.fields.items()}
         self.token = sign_check(
@@ -163,7 +164,9 @@ class Corpus:
         return ReleaseRegistry(
             [
                 Release("firmware", self.fields["fws"], "2.1.0", "current"),
-                Release("firmware", fixed_bytes("fws-old", 64), "2.0.3", "outdated"),
+                Release(
+                    "firmware", fixed_bytes("fws-old", CHECK_SIZES["fws"]), "2.0.3", "outdated"
+                ),
                 Release("bootloader", self.fields["bls"], "1.2.0", "current"),
                 Release("dashboard", self.fields["uis"], "3.4.0", "current"),
             ]

@@ -68,8 +68,12 @@ def test_replay_key_is_aud_iss_jti_and_checks_sizes() -> None:
     aud, iss, jti = bytes([1]) * 32, bytes([2]) * 32, bytes([3]) * 32
     assert hemproto.replay_key(aud, iss, jti) == aud + iss + jti
     assert len(hemproto.replay_key(aud, iss, jti)) == 96
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^jti must be 32 bytes, got 31$"):
         hemproto.replay_key(aud, iss, jti[:31])
+    with pytest.raises(ValueError, match=r"^aud must be 32 bytes, got 33$"):
+        hemproto.replay_key(aud + b"x", iss, jti)
+    with pytest.raises(ValueError, match=r"^iss must be 32 bytes, got 0$"):
+        hemproto.replay_key(aud, b"", jti)
     # Distinct triples that would concatenate alike cannot exist: every part is 32 bytes.
     assert hemproto.replay_key(aud, jti, iss) != hemproto.replay_key(aud, iss, jti)
 

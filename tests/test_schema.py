@@ -20,7 +20,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hemproto
-from hemproto import _fastpath, _pycodec, cbor, claims, cli, jws, relay, releases, schema
+from hemproto import (
+    _fastpath,
+    _pycodec,
+    backend,
+    cbor,
+    claims,
+    cli,
+    jws,
+    releases,
+    replay,
+    schema,
+    serve,
+    x25519,
+)
 from hemproto.claims import CheckChallenge, CheckedReply
 from hemproto.errors import ClaimError, EncodingError
 
@@ -65,6 +78,19 @@ def test_every_claim_of_the_check_is_fixed_size_bytes() -> None:
     # The device's shape has no variable member: the scan and its longest length rely on it.
     for spec in schema.CHECK_CLAIMS:
         assert spec.kind == "bytes" and spec.size is not None and spec.max_size is None
+
+
+def test_claim_sizes_are_the_tables_and_the_protocol_s() -> None:
+    # A second statement of the sizes (FACTS.md, docs/protocol.md): a change to the table
+    # that changes what goes on the wire fails here first.
+    assert schema.CHECK_SIZES == {
+        "jti": 32, "iss": 32, "qid": 32, "aud": 32, "fws": 64, "bls": 64, "uis": 32, "csn": 16
+    }  # fmt: skip
+    assert schema.CHECKED_SIZES == {"jti": 32, "iss": 32, "aud": 32, "newfws": 64, "newuis": 32}
+    for table, sizes in ((schema.CHECK_CLAIMS, schema.CHECK_SIZES),
+                         (schema.CHECKED_CLAIMS, schema.CHECKED_SIZES)):  # fmt: skip
+        assert sizes == {spec.name: spec.size for spec in table if spec.size is not None}
+    assert schema.KEY_SIZE == schema.CHECK_SIZES["iss"] == schema.CHECK_SIZES["aud"]
 
 
 def test_every_reply_claim_has_a_kind_its_class_validates() -> None:
@@ -337,8 +363,13 @@ def test_the_reply_writer_takes_exactly_the_tables_sizes(codec_name: str, name: 
 def test_other_modules_check_the_tables_sizes() -> None:
     for claim, size in releases.COMPONENTS.values():
         assert size == CHECK[claim].size
-    for name, size in relay._FIELD_SIZES.items():
-        assert size == CHECKED[name].size
+    assert x25519.KEY_SIZE is schema.KEY_SIZE
+    assert x25519._KEY_TEXT_LENGTH == schema.b64_length(schema.KEY_SIZE)
+    assert replay.REPLAY_KEY_SIZE == sum(CHECK[name].size or 0 for name in ("aud", "iss", "jti"))
+    assert backend._SERIAL_SIZE == CHECK["csn"].size
+    assert claims._NONCE_SIZE == CHECK["jti"].size
+    for name, size in serve._IDENTITY_SIZES.items():
+        assert size == CHECK[name].size
     assert cli._CHECK_ONLY == {"qid", "fws", "bls", "uis", "csn"}
     assert cli._CHECKED_ONLY == {"iat", "act"}
     assert cli._CHECKED_MEANINGS == {spec.name: spec.meaning for spec in schema.CHECKED_CLAIMS}

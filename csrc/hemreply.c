@@ -160,17 +160,25 @@ static void put_decimal(writer *w, unsigned long long value)
     put(w, digits + sizeof digits - n, n);
 }
 
-static int valid_fields(const unsigned char iss[32], const unsigned char aud[32],
-                        unsigned long long iat, const char *act, size_t act_len,
-                        const unsigned char *crt, size_t crt_len, const char *header,
-                        size_t header_len)
+/* Why a reply with these fields cannot be written into out_cap bytes (HEM_REPLY_E_FIELD,
+ * HEM_E_SPACE), or 0 when it can: the checks both writers make before writing. */
+static ptrdiff_t refusal(const unsigned char iss[32], const unsigned char aud[32],
+                         unsigned long long iat, const char *act, size_t act_len,
+                         const unsigned char *crt, size_t crt_len, const unsigned char *newfws,
+                         const unsigned char *newuis, const char *header, size_t header_len,
+                         size_t out_cap)
 {
     if (memcmp(iss, aud, HEM_SHAPE_REPLY_ISS_BYTES) == 0 || iat > HEM_REPLY_MAX_IAT ||
         !valid_act(act, act_len))
-        return 0;
+        return HEM_REPLY_E_FIELD;
     if (crt == NULL ? crt_len != 0u : crt_len < 1u || crt_len > HEM_REPLY_MAX_CRT)
-        return 0;
-    return valid_header(header, header_len);
+        return HEM_REPLY_E_FIELD;
+    if (!valid_header(header, header_len))
+        return HEM_REPLY_E_FIELD;
+    if (out_cap < hem_checked_len(header_len, iat, act_len, crt_len, newfws != NULL,
+                                  newuis != NULL))
+        return HEM_E_SPACE;
+    return 0;
 }
 
 /* Writes a token already known to fit, from fields already checked. */
@@ -232,11 +240,10 @@ ptrdiff_t hem_checked_sign(const unsigned char key[32], const unsigned char jti[
                            const unsigned char *newfws, const unsigned char *newuis,
                            const char *header, size_t header_len, char *out, size_t out_cap)
 {
-    if (!valid_fields(iss, aud, iat, act, act_len, crt, crt_len, header, header_len))
-        return HEM_REPLY_E_FIELD;
-    if (out_cap < hem_checked_len(header_len, iat, act_len, crt_len, newfws != NULL,
-                                  newuis != NULL))
-        return HEM_E_SPACE;
+    ptrdiff_t refused = refusal(iss, aud, iat, act, act_len, crt, crt_len, newfws, newuis,
+                                header, header_len, out_cap);
+    if (refused)
+        return refused;
     return (ptrdiff_t)write_token(key, jti, iss, aud, iat, act, act_len, crt, crt_len, newfws,
                                   newuis, header, header_len, out);
 }
@@ -249,11 +256,10 @@ ptrdiff_t hem_check_answer(const unsigned char key[32], const char *check_signed
                            const unsigned char *newfws, const unsigned char *newuis,
                            const char *header, size_t header_len, char *out, size_t out_cap)
 {
-    if (!valid_fields(iss, aud, iat, act, act_len, crt, crt_len, header, header_len))
-        return HEM_REPLY_E_FIELD;
-    if (out_cap < hem_checked_len(header_len, iat, act_len, crt_len, newfws != NULL,
-                                  newuis != NULL))
-        return HEM_E_SPACE;
+    ptrdiff_t refused = refusal(iss, aud, iat, act, act_len, crt, crt_len, newfws, newuis,
+                                header, header_len, out_cap);
+    if (refused)
+        return refused;
     if (!hem_hs256_verify(key, 32u, check_signed, check_signed_len, check_mac))
         return HEM_REPLY_E_MAC;
     return (ptrdiff_t)write_token(key, jti, iss, aud, iat, act, act_len, crt, crt_len, newfws,

@@ -356,7 +356,7 @@ _REPLY_CAP: Final = lib.HEM_REPLY_MAX_LEN  # within SCRATCH_SIZE: a scratch buff
 _MAC_MISMATCH: Final = lib.HEM_REPLY_E_MAC
 
 
-def c_checked_sign(
+def _reply_act(
     key: BytesLike,
     header: bytes,
     jti: bytes,
@@ -367,9 +367,12 @@ def c_checked_sign(
     crt: bytes | None,
     newfws: bytes | None,
     newuis: bytes | None,
-) -> str | None:
-    # Types and sizes here, before C reads the fixed-size arrays; C checks the rest.
-    if not (
+) -> bytes | None:
+    """``act`` as the bytes C takes, when every field has the type and size C reads (the
+    fixed-size arrays are read without a length: a shorter bytes would be read past its
+    end); None otherwise. C checks the rest: iss != aud, the action, crt's size, the header.
+    """
+    if (
         type(key) is bytes
         and len(key) == _KEY
         and type(jti) is bytes
@@ -386,8 +389,23 @@ def c_checked_sign(
         and (newuis is None or (type(newuis) is bytes and len(newuis) == _NEWUIS))
         and type(header) is bytes
     ):
-        return None
-    act_bytes = _REPLY_ACTIONS.get(act)
+        return _REPLY_ACTIONS.get(act)
+    return None
+
+
+def c_checked_sign(
+    key: BytesLike,
+    header: bytes,
+    jti: bytes,
+    iss: bytes,
+    aud: bytes,
+    iat: int,
+    act: str,
+    crt: bytes | None,
+    newfws: bytes | None,
+    newuis: bytes | None,
+) -> str | None:
+    act_bytes = _reply_act(key, header, jti, iss, aud, iat, act, crt, newfws, newuis)
     if act_bytes is None:
         return None
     try:  # _take and _give, inlined
@@ -395,7 +413,7 @@ def c_checked_sign(
     except IndexError:
         out = _alloc("char[]", SCRATCH_SIZE)
     written = _checked_sign(
-        key,
+        key,  # type: ignore[arg-type]  # bytes: _reply_act checked it
         jti,
         iss,
         aud,
@@ -431,27 +449,12 @@ def c_check_answer(
     newfws: bytes | None,
     newuis: bytes | None,
 ) -> str | None:
-    # As in c_checked_sign: types and sizes here, the rest in C.
-    act_bytes = _REPLY_ACTIONS.get(act) if type(act) is str else None
-    if not (
-        act_bytes is not None
-        and type(key) is bytes
-        and len(key) == _KEY
-        and type(signed) is bytes
-        and type(signature) is bytes
-        and len(signature) == _MAC_SIZE
-        and type(jti) is bytes
-        and len(jti) == _JTI
-        and type(iss) is bytes
-        and len(iss) == _ISS
-        and type(aud) is bytes
-        and len(aud) == _AUD
-        and type(iat) is int
-        and 0 <= iat <= _MAX_IAT
-        and (crt is None or type(crt) is bytes)
-        and (newfws is None or (type(newfws) is bytes and len(newfws) == _NEWFWS))
-        and (newuis is None or (type(newuis) is bytes and len(newuis) == _NEWUIS))
-        and type(header) is bytes
+    act_bytes = _reply_act(key, header, jti, iss, aud, iat, act, crt, newfws, newuis)
+    if (
+        act_bytes is None
+        or type(signed) is not bytes
+        or type(signature) is not bytes
+        or len(signature) != _MAC_SIZE
     ):
         raise ValueError(_pycodec.REPLY_FIELDS_REFUSED)
     try:  # _take and _give, inlined
@@ -459,7 +462,7 @@ def c_check_answer(
     except IndexError:
         out = _alloc("char[]", SCRATCH_SIZE)
     written = _check_answer(
-        key,
+        key,  # type: ignore[arg-type]  # bytes: _reply_act checked it
         signed,
         len(signed),
         signature,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from _clock import FakeClock
+from _releases import BL_OK, CSN, FW_BAD, FW_NEW, FW_OLD, NOW, UI_NEW, UI_OLD, registry
 from _tokens import forge
 
 import hemproto
@@ -20,28 +21,8 @@ from hemproto.errors import (
     MalformedToken,
     ReplayedNonce,
 )
-from hemproto.releases import Decision, Policy, Release, ReleaseRegistry
+from hemproto.releases import Decision, Policy, Release
 from hemproto.replay import MemoryReplayStore, ReplayStore
-
-NOW = 1_764_000_000.0
-
-FW_OLD, FW_NEW, FW_BAD = (bytes([n]) * 64 for n in (1, 2, 3))
-BL_OK = bytes([4]) * 64
-UI_OLD, UI_NEW = (bytes([n]) * 32 for n in (5, 6))
-CSN = bytes(range(16))
-
-
-def registry() -> ReleaseRegistry:
-    return ReleaseRegistry(
-        [
-            Release("firmware", FW_OLD, "1.1", "outdated"),
-            Release("firmware", FW_NEW, "1.2", "current"),
-            Release("firmware", FW_BAD, "1.0", "revoked"),
-            Release("bootloader", BL_OK, "0.9", "current"),
-            Release("dashboard", UI_OLD, "2.0", "outdated"),
-            Release("dashboard", UI_NEW, "2.1", "current"),
-        ]
-    )
 
 
 @pytest.fixture()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from _clock import FakeClock
+from _releases import BL_OK, CSN, FW_BAD, FW_NEW, FW_OLD, NOW, UI_NEW, UI_OLD, registry
 from _tokens import forge
 
 import hemproto
@@ -20,28 +21,11 @@ from hemproto import _codec
 from hemproto import backend as backend_module
 from hemproto.backend import Backend, CheckinResult
 from hemproto.errors import ReplayStoreUnavailable
-from hemproto.releases import Decision, Policy, Release, ReleaseRegistry
+from hemproto.releases import Decision, Policy, ReleaseRegistry
 from hemproto.replay import MemoryReplayStore
 
-NOW = 1_764_000_000.0
-FW_OLD, FW_NEW, FW_BAD = (bytes([n]) * 64 for n in (1, 2, 3))
-BL_OK = bytes([4]) * 64
-UI_OLD, UI_NEW = (bytes([n]) * 32 for n in (5, 6))
-CSN, OTHER_CSN = bytes(range(16)), bytes(16)
+OTHER_CSN = bytes(16)
 DER = bytes([0x30, 0x82, 0x01, 0x00]) + bytes(range(256))
-
-
-def registry() -> ReleaseRegistry:
-    return ReleaseRegistry(
-        [
-            Release("firmware", FW_OLD, "1.1", "outdated"),
-            Release("firmware", FW_NEW, "1.2", "current"),
-            Release("firmware", FW_BAD, "1.0", "revoked"),
-            Release("bootloader", BL_OK, "0.9", "current"),
-            Release("dashboard", UI_OLD, "2.0", "outdated"),
-            Release("dashboard", UI_NEW, "2.1", "current"),
-        ]
-    )
 
 
 def body_of(token: str) -> bytes:

@@ -50,16 +50,16 @@ class ShapeError(Exception):
 
 
 def load_schema() -> types.ModuleType:
-    """hemproto/schema.py of this checkout, imported under its own name.
-
-    hemproto is stood in for by an empty package with the real directory as its path, so
-    that schema.py's own imports (``from .errors import ...``) still resolve.
+    """hemproto/schema.py of this checkout, loaded on its own (with errors.py, its one
+    import) under a private package name: nothing here needs an installed or importable
+    hemproto, and a hemproto already imported in this process is left as it is.
     """
-    if "hemproto" not in sys.modules:
-        package = types.ModuleType("hemproto")
-        package.__path__ = [str(ROOT / "hemproto")]
-        sys.modules["hemproto"] = package
-    spec = importlib.util.spec_from_file_location("hemproto.schema", ROOT / "hemproto/schema.py")
+    package = types.ModuleType("_gen_shape_hemproto")
+    package.__path__ = [str(ROOT / "hemproto")]
+    sys.modules[package.__name__] = package
+    spec = importlib.util.spec_from_file_location(
+        f"{package.__name__}.schema", ROOT / "hemproto" / "schema.py"
+    )
     if spec is None or spec.loader is None:
         raise ShapeError("hemproto/schema.py cannot be loaded")
     module = importlib.util.module_from_spec(spec)

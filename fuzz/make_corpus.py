@@ -20,12 +20,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import importlib.util
 import os
 import sys
-import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The claim table is read the way the C core's header is made from it (csrc/gen_shape.py),
+# without an installed hemproto.
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "csrc"))
+from gen_shape import load_schema  # noqa: E402
+
 CORPUS = os.path.join(HERE, "corpus")
 
 # The sample check token the vendor published (header, claims, HS256 signature).
@@ -154,24 +157,6 @@ def token_seeds() -> dict[str, bytes]:
         "bad-utf8": b"QQ.Q\xc3\xa9.QQ",
         "bad-last-char": SAMPLE[:-1].encode() + b"t",
     }
-
-
-def load_schema() -> types.ModuleType:
-    """hemproto/schema.py of this checkout, loaded on its own under a private package name
-    (with errors.py, its one import), so that these seeds need no installed hemproto."""
-    source = os.path.join(os.path.dirname(HERE), "hemproto")
-    package = types.ModuleType("_make_corpus_hemproto")
-    package.__path__ = [source]
-    sys.modules[package.__name__] = package
-    spec = importlib.util.spec_from_file_location(
-        f"{package.__name__}.schema", os.path.join(source, "schema.py")
-    )
-    if spec is None or spec.loader is None:
-        raise ImportError("hemproto/schema.py cannot be loaded")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
-    spec.loader.exec_module(module)
-    return module
 
 
 # The device check's exact shape (csrc/hemcheck.h), from the claim table: one of the header

@@ -14,15 +14,13 @@ from typing import Any
 from ._bytes import BytesLike, byte_length
 from ._json import OUTLINE_NAMES, Outline, dumps_compact, loads_object, loads_outline
 from .errors import BodyTooLarge, MalformedToken
+from .schema import MAX_REQUEST_BODY
 
 __all__ = ["MAX_BODY_LENGTH", "MAX_REQUEST_BODY", "request_object", "unwrap_body"]
 
 # A body that carries a token is refused past this many bytes (characters for a text),
 # before it is copied or parsed.
 MAX_BODY_LENGTH = 16384
-# The device refuses JSON request bodies over this many bytes (413), before parsing them;
-# hemproto's backend applies the same limit.
-MAX_REQUEST_BODY = 7300
 # Parsed JSON values other than an object: well-typed bodies refused as malformed.
 _JSON_NON_OBJECTS = (list, int, float, type(None))
 

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_CERTIFICATE_SIZE",
     "MAX_EXTRA_CLAIMS",
     "MAX_IAT",
+    "MAX_REQUEST_BODY",
     "REQUIRED_HEADER",
     "SIGNATURE_SIZE",
     "ClaimKind",
@@ -54,8 +55,13 @@ __all__ = [
 KEY_SIZE = 32
 SIGNATURE_SIZE = 32
 
+# The device refuses JSON request bodies over this many bytes (413), before parsing them;
+# hemproto's backend applies the same limit (hemproto.bodies).
+MAX_REQUEST_BODY = 7300
+
 # A certificate rides base64 inside base64url (16/9 of its size) inside a request body the
-# device caps at 7300 bytes; with every other claim present, 3072 bytes still fit (~5.9 KB).
+# device caps at MAX_REQUEST_BODY; with every other claim present, 3072 bytes still fit
+# (~5.9 KB).
 MAX_CERTIFICATE_SIZE = 3072
 
 # hemproto's model (docs/protocol.md, section 2): a check or a reply carries at most this

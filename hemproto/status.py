@@ -2,7 +2,8 @@
 
 It owns the Response type, ``(status, body)``, and the tables that turn a hemproto error
 into the status a backend or a device refuses with. It is data and imports nothing of
-hemproto but its errors; the HTTP layer (asgi) sends these statuses and adds only HTTP's own.
+hemproto but its errors and the schema's body cap; the HTTP layer (asgi) sends these
+statuses and adds only HTTP's own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .errors import (
     ReplayStoreUnavailable,
     UnknownKey,
 )
+from .schema import MAX_REQUEST_BODY
 
 __all__ = [
     "BACKEND_REFUSALS",
@@ -54,7 +56,7 @@ ROLE_STATUS_MEANINGS: Final[dict[int, str]] = {
     OK: 'answered: the backend\'s {"checked": token}, the device\'s {"status": action, ...}',
     BAD_REQUEST: "malformed: not the body, envelope or token structure the role reads",
     UNAUTHORIZED: "well formed but refused: MAC, key, issuer, audience, nonce or replay",
-    TOO_LARGE: "request body over 7300 bytes, refused before it is parsed",
+    TOO_LARGE: f"request body over {MAX_REQUEST_BODY} bytes, refused before it is parsed",
     UNAVAILABLE: "backend: replay store unavailable, nothing answered; device: soft-bricked",
 }
 

@@ -24,6 +24,7 @@ from hemproto import (
     _fastpath,
     _pycodec,
     backend,
+    bodies,
     cbor,
     claims,
     cli,
@@ -32,6 +33,7 @@ from hemproto import (
     replay,
     schema,
     serve,
+    status,
     x25519,
 )
 from hemproto.claims import CheckChallenge, CheckedReply
@@ -370,6 +372,11 @@ def test_other_modules_check_the_tables_sizes() -> None:
     assert claims._NONCE_SIZE == CHECK["jti"].size
     for name, size in serve._IDENTITY_SIZES.items():
         assert size == CHECK[name].size
+    # The device's body cap (FACTS.md), the one number the backend, the ASGI layer and the
+    # 413's wording share.
+    assert schema.MAX_REQUEST_BODY == 7300
+    assert bodies.MAX_REQUEST_BODY is schema.MAX_REQUEST_BODY
+    assert f"over {schema.MAX_REQUEST_BODY} bytes" in status.ROLE_STATUS_MEANINGS[status.TOO_LARGE]
     assert cli._CHECK_ONLY == {"qid", "fws", "bls", "uis", "csn"}
     assert cli._CHECKED_ONLY == {"iat", "act"}
     assert cli._CHECKED_MEANINGS == {spec.name: spec.meaning for spec in schema.CHECKED_CLAIMS}
